@@ -1,0 +1,128 @@
+"""Reading Spider as users download it: a zip or a folder in the official layout.
+
+The loader finds the folder that holds `tables.json` (the top folder is `spider/` in older
+downloads and `spider_data/` in newer ones) and reads `train_spider.json` (+ `train_others.json`
+when present), `dev.json` and `database/<db_id>/<db_id>.sqlite`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from . import TradeoffError
+
+log = logging.getLogger(__name__)
+
+REQUIRED_FIELDS = ("db_id", "question", "query")
+TRAIN_FILES = ("train_spider.json", "train_others.json")  # the second is optional
+
+
+def _spider_root_in_zip(zf: zipfile.ZipFile, zip_path: Path) -> str:
+    candidates = [n for n in zf.namelist() if PurePosixPath(n).name == "tables.json"
+                  and not PurePosixPath(n).name.startswith("test_")]
+    if not candidates:
+        raise TradeoffError(f"{zip_path}: no tables.json inside; is this a Spider download?")
+    best = min(candidates, key=lambda n: n.count("/"))  # the top-most one
+    return best[: -len("tables.json")]
+
+
+def extract_spider_zip(zip_path: str | Path, dest: str | Path) -> Path:
+    """Extract the Spider folder of `zip_path` (schemas, splits, databases) into `dest`."""
+    zip_path, dest = Path(zip_path), Path(dest)
+    if not zip_path.is_file():
+        raise TradeoffError(f"{zip_path}: file not found")
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            prefix = _spider_root_in_zip(zf, zip_path)
+            bad = zf.testzip()  # CRC-checks every member: catches truncated or corrupt downloads
+            if bad is not None:
+                raise TradeoffError(f"{zip_path}: member {bad} is corrupt (CRC mismatch); download it again")
+            members = [m for m in zf.infolist() if m.filename.startswith(prefix) and not m.is_dir()]
+            for m in members:
+                rel = PurePosixPath(m.filename[len(prefix):])
+                if rel.is_absolute() or ".." in rel.parts:
+                    raise TradeoffError(f"{zip_path}: unsafe member path {m.filename}")
+                keep = len(rel.parts) == 1 or rel.parts[0] == "database"
+                if not keep:
+                    continue  # test_database/ and the like are not used
+                target = dest.joinpath(*rel.parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(m) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    except (zipfile.BadZipFile, EOFError) as e:
+        raise TradeoffError(f"{zip_path}: not a readable zip file ({e}); the download may be truncated") from None
+    return dest
+
+
+def find_spider_root(path: str | Path) -> Path:
+    """The folder holding tables.json: `path` itself or the top-most folder below it."""
+    path = Path(path)
+    if (path / "tables.json").is_file():
+        return path
+    found = sorted(path.rglob("tables.json"), key=lambda p: len(p.parts))
+    found = [p for p in found if not p.name.startswith("test_")]
+    if not found:
+        raise TradeoffError(f"{path}: no tables.json found; point data.spider at a Spider folder or zip")
+    return found[0].parent
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TradeoffError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise TradeoffError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+
+
+def load_schemas(root: Path) -> dict[str, dict]:
+    path = root / "tables.json"
+    tables = _read_json(path)
+    if not isinstance(tables, list) or not all(isinstance(t, dict) and "db_id" in t for t in tables):
+        raise TradeoffError(f"{path}: expected a list of schemas, each with a db_id")
+    return {t["db_id"]: t for t in tables}
+
+
+def load_examples(path: Path, schemas: dict[str, dict]) -> list[dict]:
+    data = _read_json(path)
+    if not isinstance(data, list):
+        raise TradeoffError(f"{path}: expected a JSON list of examples")
+    out = []
+    for i, ex in enumerate(data):
+        missing = [f for f in REQUIRED_FIELDS if not isinstance(ex, dict) or not isinstance(ex.get(f), str)]
+        if missing:
+            raise TradeoffError(f"{path}: example {i} lacks the text field(s) {', '.join(missing)}")
+        if ex["db_id"] not in schemas:
+            raise TradeoffError(f"{path}: example {i} names db_id {ex['db_id']!r}, which tables.json does not define")
+        out.append({"db_id": ex["db_id"], "question": ex["question"], "query": ex["query"]})
+    return out
+
+
+def load_split(root: Path, split: str) -> list[dict]:
+    """`train` (train_spider.json + train_others.json when present) or `dev`."""
+    schemas = load_schemas(root)
+    if split == "dev":
+        return load_examples(root / "dev.json", schemas)
+    if split == "train":
+        examples = load_examples(root / TRAIN_FILES[0], schemas)
+        if (root / TRAIN_FILES[1]).is_file():
+            examples += load_examples(root / TRAIN_FILES[1], schemas)
+        return examples
+    raise ValueError(f"unknown split {split!r}")
+
+
+def database_path(root: Path, db_id: str) -> Path:
+    return root / "database" / db_id / f"{db_id}.sqlite"
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_sqlite_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        if f.read(16) != SQLITE_MAGIC:
+            raise TradeoffError(f"{path}: not an SQLite database (bad header)")
