@@ -61,15 +61,22 @@ def schema_text(db_path: str | Path, sample_rows: int = 0) -> str:
 
 
 def user_message(db_path: str | Path, question: str, sample_rows: int = 0) -> str:
-    return f"{INSTRUCTION}\n\n{schema_text(db_path, sample_rows)}\n\nQuestion: {question}"
+    return f"{schema_text(db_path, sample_rows)}\n\nQuestion: {question}"
 
 
 def render(tokenizer, message: str) -> str:
-    """Wrap a user message in the model's chat template, ready for the reply to follow."""
+    """Wrap a user message in the model's chat template, ready for the reply to follow. The
+    instruction goes in a system message; templates without a system role (Gemma's) get it at
+    the top of the user message instead."""
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": message}],
-                                             tokenize=False, add_generation_prompt=True)
-    return f"{message}\nSQL: "
+        try:
+            return tokenizer.apply_chat_template(
+                [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": message}],
+                tokenize=False, add_generation_prompt=True)
+        except Exception:  # jinja2 TemplateError raised by the template itself, e.g. "System role not supported"
+            return tokenizer.apply_chat_template([{"role": "user", "content": f"{INSTRUCTION}\n\n{message}"}],
+                                                 tokenize=False, add_generation_prompt=True)
+    return f"{INSTRUCTION}\n\n{message}\nSQL: "
 
 
 def uses_chat_template(tokenizer) -> bool:

@@ -117,8 +117,10 @@ def _execute_task(args):
 class Executor:
     """Runs queries in a pool of worker processes; a worker that dies costs only its own query."""
 
-    def __init__(self, workers: int | None = None, timeout_s: float = 30.0, max_rows: int = MAX_ROWS):
+    def __init__(self, workers: int | None = None, timeout_s: float = 30.0, max_rows: int = MAX_ROWS,
+                 task=_execute_task):
         self.workers = workers or os.cpu_count() or 1
+        self.task = task  # a module-level function of (db, sql, timeout_s, max_rows); tests swap it
         self.timeout_s = timeout_s
         self.max_rows = max_rows
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -142,7 +144,7 @@ class Executor:
         assert self._pool is not None, "use Executor as a context manager"
         tasks = [(str(db), sql, self.timeout_s, self.max_rows) for db, sql in jobs]
         results: list[Outcome | None] = [None] * len(tasks)
-        futures = {self._pool.submit(_execute_task, t): i for i, t in enumerate(tasks)}
+        futures = {self._pool.submit(self.task, t): i for i, t in enumerate(tasks)}
         broken = []
         for fut in cf.as_completed(futures):
             i = futures[fut]
@@ -157,7 +159,7 @@ class Executor:
             for i in sorted(broken):
                 solo = self._new_pool(1)
                 try:
-                    results[i] = solo.submit(_execute_task, tasks[i]).result()
+                    results[i] = solo.submit(self.task, tasks[i]).result()
                 except cf.process.BrokenProcessPool:
                     results[i] = Outcome(None, "worker process crashed")
                 finally:

@@ -1,0 +1,29 @@
+"""Stage `train_exp1` / `train_exp2`: LoRA fine-tuning of the base model on Spider train.
+
+Writes adapters/<arm>/ (the LoRA adapter only), metrics/train_<arm>.json and DVCLive curves
+under dvclive/<arm>/.
+"""
+
+import json
+from pathlib import Path
+
+from tradeoff import spider_data
+from tradeoff.config import arm_lr
+from tradeoff.stage import parser, run
+from tradeoff.training import train_arm
+
+
+def main(args, params):
+    identity = json.loads(Path("data/prepared/model.json").read_text())
+    root = Path("data/prepared/spider")
+    examples = [ex for ex in spider_data.load_split(root, "train")
+                if spider_data.database_path(root, ex["db_id"]).is_file()]
+    train_arm(identity, examples, root, params, arm_lr(params, args.arm), args.arm,
+              adapter_dir=Path("adapters") / args.arm, metrics_path=Path(f"metrics/train_{args.arm}.json"),
+              live_dir=Path("dvclive") / args.arm)
+
+
+if __name__ == "__main__":
+    p = parser(__doc__.split("\n\n")[0])
+    p.add_argument("--arm", required=True, choices=["exp1", "exp2"], help="which experiment arm to train")
+    run(main, p.parse_args())

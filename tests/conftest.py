@@ -1,0 +1,71 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TRADEOFF_SHARED", REPO.parent / "shared")) / "data"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent (third-party data for tests only)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def spider_zip(shared_data) -> Path:
+    path = shared_data / "spider_data.zip"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_spider(spider_zip, tmp_path_factory) -> Path:
+    from tradeoff.spider_data import extract_spider_zip, find_spider_root
+
+    out = tmp_path_factory.mktemp("spider")
+    extract_spider_zip(spider_zip, out)
+    return find_spider_root(out)
+
+
+@pytest.fixture(scope="session")
+def sample_spider(tmp_path_factory) -> Path:
+    from tradeoff.sample_spider import write_sample_spider
+
+    out = tmp_path_factory.mktemp("sample_spider")
+    write_sample_spider(out, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def bundled() -> dict:
+    """The bundled model, converted once into the repo's models/ cache (shared with `make repro`)."""
+    from tradeoff import models
+
+    try:
+        models.bundled_gguf_path()
+    except Exception as e:  # noqa: BLE001
+        pytest.fail(f"the bundled model package must be installed by `make test`: {e}")
+    return models.resolve("bundled", REPO / "models")
+
+
+@pytest.fixture(scope="session")
+def tokenizer(bundled):
+    from tradeoff.models import load_tokenizer
+
+    return load_tokenizer(bundled)
+
+
+@pytest.fixture(scope="session")
+def model(bundled):
+    from tradeoff.models import load_model
+
+    return load_model(bundled, "float32", device="cpu")

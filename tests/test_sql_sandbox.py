@@ -1,0 +1,118 @@
+"""Model-generated SQL is hostile: it must not change a database, escape, or hang the evaluator."""
+
+import hashlib
+import sqlite3
+import time
+
+import pytest
+
+from tradeoff.sql_exec import Executor, execute
+
+HOSTILE = [
+    "DROP TABLE item",
+    "DELETE FROM item",
+    "UPDATE item SET price = 0",
+    "INSERT INTO item VALUES (9, 'x', 1)",
+    "CREATE TABLE evil (x)",
+    "CREATE INDEX evil_ix ON item(name)",
+    "ALTER TABLE item ADD COLUMN evil TEXT",
+    "ATTACH DATABASE '{tmp}/evil.db' AS evil",
+    "PRAGMA journal_mode = DELETE",
+    "PRAGMA user_version = 7",
+    "PRAGMA query_only = 0",
+    "SELECT load_extension('/tmp/evil')",
+    "VACUUM",
+    "VACUUM INTO '{tmp}/copy.db'",
+    "REPLACE INTO item VALUES (1, 'x', 1)",
+    "BEGIN IMMEDIATE",
+    "SAVEPOINT s1",
+    "SELECT name FROM item; DROP TABLE item",
+    "WITH x AS (SELECT 1) DELETE FROM item",
+]
+
+RUNAWAY = [
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    "SELECT count(*) FROM item a, item b, item c, item d, item e, item f, item g, item h, item i, item j",
+]
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "shop.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE item (id INTEGER, name TEXT, price REAL)")
+    con.executemany("INSERT INTO item VALUES (?, ?, ?)", [(i, f"n{i}", i * 1.5) for i in range(30)])
+    con.commit()
+    con.close()
+    return path
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("sql", HOSTILE)
+def test_hostile_statements_are_refused_and_change_nothing(db, tmp_path, sql):
+    before = sha(db)
+    out = execute(db, sql.format(tmp=tmp_path), timeout_s=5)
+    assert not out.ok, sql
+    assert sha(db) == before
+    assert not (tmp_path / "copy.db").exists() and not (tmp_path / "evil.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop.sqlite"]  # no journal or WAL left behind
+
+
+@pytest.mark.parametrize("sql", RUNAWAY)
+def test_runaway_queries_stop_within_budget(db, sql):
+    start = time.monotonic()
+    out = execute(db, sql, timeout_s=1.0)
+    assert time.monotonic() - start < 2.0
+    assert out.error == "timeout"
+
+
+def test_huge_results_and_long_strings_are_capped(db):
+    out = execute(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 200000) SELECT x FROM c",
+                  timeout_s=10, max_rows=1000)
+    assert not out.ok and "too many rows" in out.error
+    out = execute(db, "SELECT length(hex(zeroblob(60000000)))", timeout_s=10)  # 120 MB of text
+    assert not out.ok and "too big" in out.error
+    out = execute(db, "SELECT zeroblob(2000000000)", timeout_s=10)
+    assert not out.ok
+
+
+def test_reading_still_works(db):
+    out = execute(db, "SELECT count(*), max(price) FROM item WHERE name LIKE 'n1%'")
+    assert out.ok and out.rows == [(11, 28.5)]
+
+
+def test_pool_survives_everything_and_keeps_order(db, tmp_path):
+    before = sha(db)
+    jobs = [(db, s.format(tmp=tmp_path)) for s in HOSTILE + RUNAWAY] + [(db, "SELECT count(*) FROM item")]
+    start = time.monotonic()
+    with Executor(workers=2, timeout_s=1.0) as ex:
+        outcomes = ex.map(jobs)
+        again = ex.map([(db, "SELECT 1")])  # the pool still serves after all that
+    assert time.monotonic() - start < 30
+    assert all(not o.ok for o in outcomes[:-1])
+    assert outcomes[-1].rows == [(30,)]
+    assert again[0].rows == [(1,)]
+    assert sha(db) == before
+
+
+def crash_on_marker(args):
+    """Runs in a worker: dies like a segfault on the marker query, else executes normally."""
+    import os
+
+    from tradeoff.sql_exec import execute
+
+    if args[1] == "SELECT 'CRASH'":
+        os._exit(139)
+    return execute(*args)
+
+
+def test_a_crashing_worker_costs_one_query(db):
+    with Executor(workers=2, timeout_s=2.0, task=crash_on_marker) as ex:
+        outcomes = ex.map([(db, "SELECT 1"), (db, "SELECT 'CRASH'"), (db, "SELECT 2")])
+        after = ex.map([(db, "SELECT 3")])
+    assert outcomes[0].rows == [(1,)] and outcomes[2].rows == [(2,)]
+    assert outcomes[1].error == "worker process crashed"
+    assert after[0].rows == [(3,)]

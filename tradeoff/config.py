@@ -1,0 +1,127 @@
+"""params.yaml: reading it and refusing mistakes with one clear line before any work starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from . import TradeoffError
+
+CATEGORIES = ("STEM", "humanities", "social sciences", "other")
+
+
+def _positive(x):
+    return x > 0
+
+
+def _non_negative(x):
+    return x >= 0
+
+
+def _fraction(x):
+    return 0 <= x < 1
+
+
+# key -> (allowed types, check or tuple of allowed values, what the message says is allowed)
+SCHEMA: dict = {
+    "lr": ((float, int), _positive, "a learning rate > 0"),
+    "exp2": {"lr": ((float, int), _positive, "a learning rate > 0")},
+    "model": {
+        "name": ((str,), None, "`bundled`, a hub id (owner/name) or a local checkpoint folder"),
+        "dtype": ((str,), ("auto", "float32", "bfloat16", "float16"), None),
+    },
+    "data": {
+        "spider": ((str,), None, "`sample` or the path of a Spider zip or folder"),
+        "mmlu": ((str,), None, "`sample`, a folder of MMLU CSVs, or hf:cais/mmlu"),
+        "seed": ((int,), _non_negative, "an integer >= 0"),
+        "sample_train_per_db": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
+        "sample_dev_per_db": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
+    },
+    "prompt": {
+        "sample_rows": ((int,), _non_negative, "an integer >= 0"),
+        "max_prompt_tokens": ((int,), _positive, "an integer > 0"),
+    },
+    "lora": {
+        "r": ((int,), _positive, "an integer > 0"),
+        "alpha": ((int, float), _positive, "a number > 0"),
+        "dropout": ((int, float), _fraction, "a number in [0, 1)"),
+        "target_modules": ((str, list), None, "`all-linear` or a list of module names"),
+    },
+    "train": {
+        "seed": ((int,), _non_negative, "an integer >= 0"),
+        "max_steps": ((int,), lambda x: x == -1 or x > 0, "-1 (use epochs) or an integer > 0"),
+        "epochs": ((int, float), _positive, "a number > 0"),
+        "batch_size": ((int,), _positive, "an integer > 0"),
+        "grad_accum": ((int,), _positive, "an integer > 0"),
+        "max_length": ((int,), _positive, "an integer > 0"),
+        "scheduler": ((str,), ("linear", "cosine", "constant", "constant_with_warmup"), None),
+        "warmup_ratio": ((int, float), _fraction, "a number in [0, 1)"),
+        "weight_decay": ((int, float), _non_negative, "a number >= 0"),
+        "packing": ((bool,), None, "true or false"),
+        "gradient_checkpointing": ((bool,), None, "true or false"),
+        "quantization": ((str,), ("none", "4bit", "8bit"), None),
+        "max_train_examples": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
+        "logging_steps": ((int,), _positive, "an integer > 0"),
+        "save_steps": ((int,), _positive, "an integer > 0"),
+    },
+    "eval_sql": {
+        "limit": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
+        "batch_size": ((int,), _positive, "an integer > 0"),
+        "max_new_tokens": ((int,), _positive, "an integer > 0"),
+        "timeout_s": ((int, float), _positive, "seconds > 0"),
+        "keep_distinct": ((bool,), None, "true or false"),
+        "workers": ((int, type(None)), lambda x: x is None or x > 0, "null (all cores) or an integer > 0"),
+    },
+    "eval_mmlu": {
+        "shots": ((int,), lambda x: 0 <= x <= 5, "an integer from 0 to 5"),
+        "categories": ((list,), lambda xs: bool(xs) and all(x in CATEGORIES for x in xs),
+                       f"a non-empty list drawn from {list(CATEGORIES)}"),
+        "limit_per_subject": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
+        "batch_size": ((int,), _positive, "an integer > 0"),
+        "chat_template": ((bool,), None, "true or false"),
+        "category_map": ((str,), ("original", "lm_eval"), None),
+    },
+}
+
+
+def _check(node: dict, schema: dict, where: str, path: Path) -> None:
+    if not isinstance(node, dict):
+        raise TradeoffError(f"{path}: {where or 'the file'} must be a mapping of keys to values")
+    for key in node:
+        if key not in schema:
+            raise TradeoffError(f"{path}: unknown key {where + key!r}; allowed here: {', '.join(schema)}")
+    for key, rule in schema.items():
+        name = where + key
+        if key not in node:
+            raise TradeoffError(f"{path}: missing key {name!r}")
+        value = node[key]
+        if isinstance(rule, dict):
+            _check(value, rule, name + ".", path)
+            continue
+        types, check, allowed = rule
+        if isinstance(check, tuple):
+            allowed = "one of " + ", ".join(check)
+        is_bool = isinstance(value, bool)
+        type_ok = isinstance(value, types) and (bool in types or not is_bool)
+        if not type_ok or (check is not None and not (value in check if isinstance(check, tuple) else check(value))):
+            raise TradeoffError(f"{path}: {name} = {value!r} is not allowed; expected {allowed}")
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    path = Path(path)
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TradeoffError(f"{path}: file not found") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise TradeoffError(f"{path}: not valid YAML{where}") from None
+    _check(params, SCHEMA, "", path)
+    return params
+
+
+def arm_lr(params: dict, arm: str) -> float:
+    """Experiment 1's rate is the top-level `lr` (so `dvc exp run -S lr=...` varies it)."""
+    return float(params["lr"]) if arm == "exp1" else float(params[arm]["lr"])

@@ -1,0 +1,164 @@
+"""The study's results table: what each arm gained on Spider and lost on MMLU, with uncertainty.
+
+Every score gets a 95% interval from a seeded paired bootstrap over questions, every delta
+against base too (the same resampled questions for both models), and an exact McNemar p-value
+for base vs the arm. A delta whose interval covers zero is marked.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+CATEGORY_COLUMNS = ("STEM", "humanities", "social sciences")
+
+
+# --------------------------------------------------------------------------- statistics (pure)
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts b (only base right) and c
+    (only the arm right): a binomial test of b against n = b + c at p = 1/2."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_bootstrap(base: list[int], arm: list[int], n_boot: int = 2000, seed: int = 0) -> dict:
+    """95% percentile intervals for base's mean, the arm's mean and their difference, resampling
+    question indices (the same ones for both models)."""
+    if len(base) != len(arm):
+        raise ValueError("paired bootstrap needs the same questions for both models")
+    n = len(base)
+    if n == 0:
+        return {"base": (None, None), "arm": (None, None), "delta": (None, None)}
+    rng = random.Random(seed)
+    means_b, means_a, deltas = [], [], []
+    for _ in range(n_boot):
+        idx = [rng.randrange(n) for _ in range(n)]
+        mb = sum(base[i] for i in idx) / n
+        ma = sum(arm[i] for i in idx) / n
+        means_b.append(mb)
+        means_a.append(ma)
+        deltas.append(ma - mb)
+
+    def interval(xs):
+        xs = sorted(xs)
+        return xs[int(0.025 * (len(xs) - 1))], xs[int(math.ceil(0.975 * (len(xs) - 1)))]
+
+    return {"base": interval(means_b), "arm": interval(means_a), "delta": interval(deltas)}
+
+
+def discordant(base: list[int], arm: list[int]) -> tuple[int, int]:
+    b = sum(1 for x, y in zip(base, arm) if x and not y)
+    c = sum(1 for x, y in zip(base, arm) if y and not x)
+    return b, c
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _sql_vector(records: list[dict]) -> dict:
+    return {r["index"]: int(r["verdict"]) for r in records if r["left_out"] is None}
+
+
+def _mmlu_vectors(records: list[dict], categories: dict[str, str]) -> dict[str, dict]:
+    out: dict[str, dict] = {c: {} for c in (*CATEGORY_COLUMNS, "overall")}
+    for r in records:
+        key = (r["subject"], r["index"])
+        hit = int(r["pred"] == r["gold"])
+        cat = categories.get(r["subject"], "other")
+        if cat in out:
+            out[cat][key] = hit
+        out["overall"][key] = hit
+    return out
+
+
+def build(sql: dict[str, list[dict]], mmlu: dict[str, list[dict]], categories: dict[str, str],
+          n_boot: int = 2000, seed: int = 0) -> dict:
+    """The results as JSON: per model, each score with its interval, and per arm each delta
+    against base with its interval and McNemar p-value."""
+    models = list(sql)
+    vectors = {m: {"EX": _sql_vector(sql[m]), **_mmlu_vectors(mmlu[m], categories)} for m in models}
+    metrics = ["EX", *CATEGORY_COLUMNS, "overall"]
+    result = {"models": {}, "n_boot": n_boot, "seed": seed}
+    for m in models:
+        row = {}
+        for metric in metrics:
+            keys = sorted(set(vectors["base"][metric]) & set(vectors[m][metric]))
+            base_v = [vectors["base"][metric][k] for k in keys]
+            arm_v = [vectors[m][metric][k] for k in keys]
+            ci = paired_bootstrap(base_v, arm_v, n_boot, seed)
+            score = sum(arm_v) / len(arm_v) if arm_v else None
+            entry = {"score": score, "ci": ci["arm"], "n": len(keys)}
+            if m != "base":
+                b, c = discordant(base_v, arm_v)
+                delta = (score - sum(base_v) / len(base_v)) if keys else None
+                lo, hi = ci["delta"]
+                entry.update({"delta": delta, "delta_ci": (lo, hi), "mcnemar_p": mcnemar_exact(b, c),
+                              "delta_covers_zero": lo is not None and lo <= 0 <= hi})
+            row[metric] = entry
+        cats = [row[c]["score"] for c in CATEGORY_COLUMNS if row[c]["score"] is not None]
+        row["average"] = {"score": sum(cats) / len(cats) if cats else None}
+        if m != "base":
+            base_avg = result["models"]["base"]["average"]["score"]
+            row["average"]["delta"] = (row["average"]["score"] - base_avg
+                                       if row["average"]["score"] is not None and base_avg is not None else None)
+        result["models"][m] = row
+    return result
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}"
+
+
+def _signed(x) -> str:
+    return "n/a" if x is None else f"{100 * x:+.1f}"
+
+
+def markdown(result: dict) -> str:
+    cols = ["EX", *CATEGORY_COLUMNS, "average", "overall"]
+    header = ["model", "Spider EX", "MMLU STEM", "MMLU humanities", "MMLU social sci.", "MMLU avg", "MMLU overall"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for m, row in result["models"].items():
+        cells = [m]
+        for c in cols:
+            e = row[c]
+            if c == "average":
+                cells.append(_pct(e["score"]) + ("" if m == "base" else f" ({_signed(e.get('delta'))})"))
+                continue
+            lo, hi = e["ci"]
+            text = f"{_pct(e['score'])} [{_pct(lo)}, {_pct(hi)}]"
+            if m != "base":
+                dlo, dhi = e["delta_ci"]
+                mark = " †" if e["delta_covers_zero"] else ""
+                text += f"<br>Δ {_signed(e['delta'])} [{_signed(dlo)}, {_signed(dhi)}]{mark} p={e['mcnemar_p']:.3g}"
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
+    n = result["models"]["base"]
+    lines += ["", f"Scores in %, 95% paired-bootstrap intervals ({result['n_boot']} resamples, seed {result['seed']}); "
+              "Δ against base with exact McNemar p; † marks a Δ whose interval covers zero. "
+              f"Questions: EX {n['EX']['n']}, STEM {n['STEM']['n']}, humanities {n['humanities']['n']}, "
+              f"social sciences {n['social sciences']['n']}. MMLU avg is the mean of the three categories."]
+    return "\n".join(lines) + "\n"
+
+
+def plain_table(result: dict) -> str:
+    """A compact table for the terminal at the end of `dvc repro`."""
+    cols = ["EX", *CATEGORY_COLUMNS, "average", "overall"]
+    names = ["EX", "STEM", "human.", "social", "avg", "overall"]
+    lines = [f"{'model':8}" + "".join(f"{n:>16}" for n in names)]
+    for m, row in result["models"].items():
+        cells = []
+        for c in cols:
+            e = row[c]
+            text = _pct(e["score"])
+            if m != "base" and e.get("delta") is not None:
+                text += f" ({_signed(e['delta'])}{'*' if c != 'average' and not e['delta_covers_zero'] else ''})"
+            cells.append(f"{text:>16}")
+        lines.append(f"{m:8}" + "".join(cells))
+    lines.append("(Δ vs base in brackets; * = 95% interval excludes zero)")
+    return "\n".join(lines)

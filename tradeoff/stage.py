@@ -1,0 +1,30 @@
+"""What every stage script shares: logging, params, and one clear line for a user error."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import TradeoffError
+from .config import load_params
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
+    return p
+
+
+def run(main, args: argparse.Namespace) -> None:
+    """Call main(args, params); a TradeoffError becomes one line on stderr and exit status 2."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    for noisy in ("httpx", "urllib3", "filelock", "dvclive"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        params = load_params(args.params)
+        main(args, params)
+    except TradeoffError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,197 @@
+"""LoRA supervised fine-tuning on Spider with TRL's SFTTrainer and PEFT.
+
+Each example is a prompt-completion pair: the prompt comes from the same builder the evaluation
+uses (schema + question in the model's chat template), the completion is the gold SQL. TRL
+computes the loss on completion tokens only (`completion_only_loss`). Only the LoRA adapter is
+saved, never a merged copy of the base model.
+
+Checkpoints go to `checkpoints/<arm>/` (kept between runs, not a DVC output). A fingerprint of
+the params, the base model and the training data sits beside them: a rerun with the same
+fingerprint resumes from the last checkpoint, a changed one starts fresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import resource
+import shutil
+import time
+from pathlib import Path
+
+from . import TradeoffError, atomic, prompts
+from .models import load_tokenizer, model_source, pick_dtype
+from .spider_data import database_path
+
+log = logging.getLogger(__name__)
+
+
+def sft_rows(tokenizer, examples: list[dict], spider_root: Path, sample_rows: int, max_prompt_tokens: int) -> list[dict]:
+    rows = []
+    for ex in examples:
+        prompt, _ = prompts.build_prompt(tokenizer, database_path(spider_root, ex["db_id"]), ex["question"],
+                                         sample_rows, max_prompt_tokens)
+        rows.append({"prompt": prompt, "completion": ex["query"]})
+    return rows
+
+
+def fingerprint(settings: dict, rows: list[dict]) -> str:
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for r in rows:
+        h.update(r["prompt"].encode() + b"\0" + r["completion"].encode() + b"\0")
+    return h.hexdigest()
+
+
+def _quantization_config(kind: str):
+    if kind == "none":
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
+        raise TradeoffError(f"params.yaml: train.quantization={kind} needs a CUDA GPU (bitsandbytes); "
+                            "this machine has none: set train.quantization=none")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise TradeoffError(f"params.yaml: train.quantization={kind} needs bitsandbytes: "
+                            "pip install -r requirements-gpu.txt") from None
+    from transformers import BitsAndBytesConfig
+
+    if kind == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16)
+
+
+def _peak_memory_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: dict, lr: float, arm: str,
+              adapter_dir: Path, metrics_path: Path, checkpoints_root: Path = Path("checkpoints"),
+              live_dir: Path | None = None) -> dict:
+    """Train one LoRA arm; write its adapter and train metrics atomically; return the metrics."""
+    import torch
+    from peft import LoraConfig, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    t, lora = params["train"], params["lora"]
+    quant = _quantization_config(t["quantization"])
+    set_seed(t["seed"])
+    tokenizer = load_tokenizer(identity)
+    if t["max_train_examples"]:
+        examples = examples[: t["max_train_examples"]]
+    rows = sft_rows(tokenizer, examples, spider_root, params["prompt"]["sample_rows"],
+                    params["prompt"]["max_prompt_tokens"])
+
+    settings = {"lr": lr, "lora": lora, "train": t, "model": identity.get("sha256") or identity.get("revision"),
+                "dtype": params["model"]["dtype"]}
+    fp = fingerprint(settings, rows)
+    ckpt_dir = checkpoints_root / arm
+    fp_file = ckpt_dir / "fingerprint.json"
+    resume = None
+    if fp_file.is_file() and json.loads(fp_file.read_text()).get("fingerprint") == fp:
+        resume = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    if resume:
+        log.info("resuming %s from %s (same params and data as the interrupted run)", arm, resume)
+    else:
+        if ckpt_dir.exists():
+            log.info("params or data changed since %s was written: starting fresh", ckpt_dir)
+            shutil.rmtree(ckpt_dir)
+        atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings})
+
+    dtype = pick_dtype(params["model"]["dtype"])
+    on_gpu = torch.cuda.is_available()
+    # on a CPU, half precision means float32 master weights under bf16 autocast (pure bf16 is slower there)
+    load_dtype = dtype if on_gpu else torch.float32
+    src, kw = model_source(identity)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=load_dtype, quantization_config=quant, **kw)
+    if quant is not None:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t["gradient_checkpointing"])
+    targets = lora["target_modules"]
+    peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+                             target_modules=targets, task_type="CAUSAL_LM")
+    use_bf16 = dtype == torch.bfloat16
+    config = SFTConfig(
+        output_dir=str(ckpt_dir),
+        learning_rate=lr,
+        max_steps=t["max_steps"],
+        num_train_epochs=t["epochs"],
+        per_device_train_batch_size=t["batch_size"],
+        gradient_accumulation_steps=t["grad_accum"],
+        lr_scheduler_type=t["scheduler"],
+        warmup_steps=t["warmup_ratio"],  # a float < 1 is a ratio of the total steps
+        weight_decay=t["weight_decay"],
+        seed=t["seed"],
+        data_seed=t["seed"],
+        max_length=t["max_length"],
+        packing=t["packing"],
+        gradient_checkpointing=t["gradient_checkpointing"],
+        bf16=use_bf16,
+        fp16=dtype == torch.float16,
+        logging_steps=t["logging_steps"],
+        save_strategy="steps",
+        save_steps=t["save_steps"],
+        save_total_limit=2,
+        report_to="none",
+        completion_only_loss=True,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        use_cpu=not on_gpu,
+    )
+    from datasets import Dataset
+    from dvclive import Live
+    from transformers.integrations import DVCLiveCallback
+
+    class StepAlignedDVCLive(DVCLiveCallback):
+        """Curves indexed by the optimizer step rather than by the number of log calls."""
+
+        def on_log(self, args, state, control, **kwargs):
+            if self.live is not None:
+                self.live.step = state.global_step
+            super().on_log(args, state, control, **kwargs)
+
+    callbacks = []
+    if live_dir is not None:
+        live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None, resume=bool(resume))
+        callbacks.append(StepAlignedDVCLive(live=live))
+    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                         peft_config=peft_config, callbacks=callbacks)
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    start = time.monotonic()
+    result = trainer.train(resume_from_checkpoint=resume)
+    wall = time.monotonic() - start
+    with atomic.output_dir(adapter_dir) as tmp:
+        trainer.model.save_pretrained(tmp)
+    if callbacks:
+        callbacks[0].live.end()
+
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    tokens = int(trainer.state.num_input_tokens_seen)
+    metrics = {
+        "arm": arm,
+        "lr": lr,
+        "steps": trainer.state.global_step,
+        "final_loss": losses[-1] if losses else None,
+        "train_loss": result.training_loss,
+        "tokens_seen": tokens,
+        "tokens_per_s": tokens / wall if wall > 0 else None,
+        "wall_s": round(wall, 1),
+        "peak_memory_mb": round(_peak_memory_mb(), 1),
+        "trainable_params": trainable,
+        "examples": len(rows),
+        "chat_template": "model" if prompts.uses_chat_template(tokenizer) else "plain fallback",
+        "dtype": str(dtype).replace("torch.", ""),
+        "quantization": t["quantization"],
+        "resumed_from": Path(resume).name if resume else None,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+    }
+    atomic.write_json(metrics_path, metrics)
+    return metrics
