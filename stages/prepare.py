@@ -5,6 +5,7 @@ Writes data/prepared/spider/ (tables.json, train/dev JSON, database/), data/prep
 """
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def prepare_mmlu(source: str, seed: int, out: Path) -> None:
 def main(args, params):
     prepare_spider(params["data"]["spider"], params["data"], OUT / "spider")
     prepare_mmlu(params["data"]["mmlu"], params["data"]["seed"], OUT / "mmlu")
-    identity = models.resolve(params["model"]["name"])
+    identity = models.resolve(params["model"]["name"], os.environ.get("TRADEOFF_MODELS_DIR", "models"))
     atomic.write_json(OUT / "model.json", identity)
     log.info("base model: %s", identity)
 

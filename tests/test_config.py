@@ -1,0 +1,51 @@
+import copy
+
+import pytest
+import yaml
+
+from tradeoff import TradeoffError
+from tradeoff.config import load_params
+
+
+@pytest.fixture
+def params(repo):
+    return yaml.safe_load((repo / "params.yaml").read_text())
+
+
+def write(tmp_path, params):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_shipped_params_are_valid(repo):
+    load_params(repo / "params.yaml")
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda p: p.update(lr=0), "lr = 0 is not allowed; expected a learning rate > 0"),
+    (lambda p: p["lora"].update(r=0), "lora.r = 0 is not allowed"),
+    (lambda p: p["train"].update(scheduler="wobbly"), "one of linear, cosine"),
+    (lambda p: p["train"].update(batch_size="8"), "train.batch_size = '8'"),
+    (lambda p: p["train"].update(packing=1), "train.packing = 1"),
+    (lambda p: p.update(learning_rate=1e-4), "unknown key 'learning_rate'"),
+    (lambda p: p["lora"].update(rank=8), "unknown key 'lora.rank'; allowed here: r, alpha"),
+    (lambda p: p["eval_mmlu"].update(categories=["STEM", "art"]), "eval_mmlu.categories"),
+    (lambda p: p["eval_mmlu"].update(shots=7), "an integer from 0 to 5"),
+    (lambda p: p.pop("exp2"), "missing key 'exp2'"),
+])
+def test_bad_params_name_the_file_and_the_key(tmp_path, params, edit, message):
+    bad = copy.deepcopy(params)
+    edit(bad)
+    path = write(tmp_path, bad)
+    with pytest.raises(TradeoffError) as err:
+        load_params(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_yaml_syntax_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("lr: [1,\n")
+    with pytest.raises(TradeoffError, match="not valid YAML"):
+        load_params(path)

@@ -1,0 +1,86 @@
+"""The real pipeline end to end (dvc repro, a second repro, dvc exp run), with a tiny params override."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+TINY = {
+    ("data", "sample_dev_per_db"): 3,
+    ("train", "max_steps"): 2,
+    ("train", "batch_size"): 2,
+    ("train", "save_steps"): 1,
+    ("train", "logging_steps"): 1,
+    ("eval_sql", "limit"): 6,
+    ("eval_sql", "max_new_tokens"): 24,
+    ("eval_mmlu", "limit_per_subject"): 2,
+}
+
+
+def sh(cmd, cwd, env):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def project(repo, bundled, tmp_path_factory):
+    """A copy of the repository's tracked files, as a fresh git repo, with the tiny params."""
+    dest = tmp_path_factory.mktemp("project")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for f in files:
+        if f.startswith(("metrics/", "dvclive/", "reports/")) or f == "dvc.lock" or not (repo / f).exists():
+            continue
+        (dest / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / f, dest / f)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    for (section, key), value in TINY.items():
+        params[section][key] = value
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+           "PYTHONPATH": str(dest), "TRADEOFF_MODELS_DIR": str(repo / "models"), "DVC_NO_ANALYTICS": "1",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    sh(["git", "init", "-q"], dest, env)
+    sh(["git", "add", "-A"], dest, env)
+    sh(["git", "commit", "-qm", "init"], dest, env)
+    return dest, env
+
+
+def test_repro_then_nothing_then_an_experiment(project):
+    dest, env = project
+    out = sh(["dvc", "repro"], dest, env)
+    for stage in ("prepare", "train_exp1", "train_exp2", "eval_sql@base", "eval_mmlu@exp2", "report"):
+        assert f"Running stage '{stage}'" in out
+    assert "results (also in reports/results.md)" in out
+    for m in ("base", "exp1", "exp2"):
+        sql = json.loads((dest / f"metrics/sql_{m}.json").read_text())
+        assert sql["n_total"] == 6 and sql["n_scored"] == 6
+        mm = json.loads((dest / f"metrics/mmlu_{m}.json").read_text())
+        assert set(mm["categories"]) == {"STEM", "humanities", "social sciences"} and mm["n"] == 18
+    for arm in ("exp1", "exp2"):
+        assert (dest / f"adapters/{arm}/adapter_config.json").is_file()
+        assert not list((dest / f"adapters/{arm}").glob("model*.safetensors"))  # adapter only, never merged
+        train = json.loads((dest / f"metrics/train_{arm}.json").read_text())
+        assert train["steps"] == 2 and train["trainable_params"] > 0
+        assert (dest / f"dvclive/{arm}/plots/metrics/loss.tsv").is_file()
+    report = json.loads((dest / "metrics/report.json").read_text())
+    assert set(report["models"]) == {"base", "exp1", "exp2"}
+    assert "| exp1 |" in (dest / "reports/results.md").read_text()
+    shown = sh(["dvc", "metrics", "show"], dest, env)
+    assert "metrics/sql_exp1.json" in shown and "metrics/mmlu_base.json" in shown
+
+    again = sh(["dvc", "repro"], dest, env)
+    assert "Running stage" not in again
+
+    sh(["git", "add", "-A"], dest, env)
+    sh(["git", "commit", "-qm", "baseline"], dest, env)
+    exp = sh(["dvc", "exp", "run", "-S", "lr=1e-4"], dest, env)
+    ran = {line.split("'")[1] for line in exp.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train_exp1", "eval_sql@exp1", "eval_mmlu@exp1", "report"}
+    table = sh(["dvc", "exp", "show", "--no-pager", "--csv"], dest, env)
+    assert "0.0001" in table

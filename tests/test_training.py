@@ -1,0 +1,61 @@
+"""The loss mask and the base model conversion, on the bundled model."""
+
+import json
+
+import pytest
+
+
+def test_gguf_conversion_keeps_the_weights(bundled):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tradeoff.models import bundled_gguf_path, load_model
+
+    gguf = bundled_gguf_path()
+    ours = load_model(bundled, "float32", device="cpu")
+    theirs = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32).eval()
+    ids = torch.tensor([[1, 504, 3458, 314, 253, 1142, 30]])
+    with torch.inference_mode():
+        assert torch.equal(ours(ids).logits, theirs(ids).logits)
+    source = json.loads((__import__("pathlib").Path(bundled["path"]) / "source.json").read_text())
+    assert source["gguf_sha256"] == bundled["sha256"]
+
+
+def test_loss_mask_covers_the_completion_only(bundled, tokenizer, sample_spider):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from tradeoff.models import model_source
+    from tradeoff.spider_data import load_split
+    from tradeoff.training import sft_rows
+
+    rows = sft_rows(tokenizer, load_split(sample_spider, "train")[:3], sample_spider, 0, 1024)
+    src, _ = model_source(bundled)
+    args = SFTConfig(output_dir="/tmp/unused", completion_only_loss=True, report_to="none", use_cpu=True,
+                     per_device_train_batch_size=3, max_length=512)
+    trainer = SFTTrainer(model=src, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    batch = next(iter(trainer.get_train_dataloader()))  # shuffled: match rows by their prompt
+    matched = set()
+    for ids, labels in zip(batch["input_ids"].tolist(), batch["labels"].tolist()):
+        row = next(r for r in rows if ids[:len(tokenizer(r["prompt"], add_special_tokens=False)["input_ids"])]
+                   == tokenizer(r["prompt"], add_special_tokens=False)["input_ids"])
+        matched.add(row["completion"])
+        prompt_len = len(tokenizer(row["prompt"], add_special_tokens=False)["input_ids"])
+        assert all(x == -100 for x in labels[:prompt_len])            # no loss on schema + question
+        scored = [t for t, lab in zip(ids, labels) if lab != -100]
+        assert tokenizer.decode(scored) == row["completion"] + tokenizer.eos_token  # loss on the SQL and its end
+        assert ids[prompt_len:prompt_len + len(scored)] == scored
+    assert len(matched) == 3
+
+
+def test_quantization_needs_cuda():
+    import torch
+
+    from tradeoff import TradeoffError
+    from tradeoff.training import _quantization_config
+
+    if torch.cuda.is_available():
+        pytest.skip("this check is for machines without CUDA")
+    with pytest.raises(TradeoffError, match="needs a CUDA GPU"):
+        _quantization_config("4bit")
+    assert _quantization_config("none") is None
