@@ -18,50 +18,50 @@ log = logging.getLogger("prepare")
 OUT = Path("data/prepared")
 
 
-def prepare_spider(source: str, data: dict, out: Path) -> None:
-    with atomic.output_dir(out) as tmp:
-        if source == "sample":
-            counts = write_sample_spider(tmp, data["seed"], data["sample_train_per_db"], data["sample_dev_per_db"])
-            log.info("sample Spider: %s", counts)
-            return
-        src = Path(source).expanduser()
-        if src.is_file():
-            spider_data.extract_spider_zip(src, tmp)
-        elif src.is_dir():
-            root = spider_data.find_spider_root(src)
-            for item in root.iterdir():
-                if item.is_file() and item.suffix in (".json", ".sql"):
-                    shutil.copy2(item, tmp / item.name)
-            if (root / "database").is_dir():
-                shutil.copytree(root / "database", tmp / "database")
-        else:
-            raise TradeoffError(f"params.yaml: data.spider={source!r}: no such file or folder")
-        root = spider_data.find_spider_root(tmp)
-        for split in ("train", "dev"):
-            examples = spider_data.load_split(root, split)
-            log.info("Spider %s: %d examples", split, len(examples))
+def prepare_spider(source: str, data: dict, tmp: Path) -> None:
+    if source == "sample":
+        counts = write_sample_spider(tmp, data["seed"], data["sample_train_per_db"], data["sample_dev_per_db"])
+        log.info("sample Spider: %s", counts)
+        return
+    src = Path(source).expanduser()
+    if src.is_file():
+        spider_data.extract_spider_zip(src, tmp)
+    elif src.is_dir():
+        root = spider_data.find_spider_root(src)
+        for item in root.iterdir():
+            if item.is_file() and item.suffix in (".json", ".sql"):
+                shutil.copy2(item, tmp / item.name)
+        if (root / "database").is_dir():
+            shutil.copytree(root / "database", tmp / "database")
+    else:
+        raise TradeoffError(f"params.yaml: data.spider={source!r}: no such file or folder")
+    root = spider_data.find_spider_root(tmp)
+    for split in ("train", "dev"):
+        examples = spider_data.load_split(root, split)
+        log.info("Spider %s: %d examples", split, len(examples))
 
 
-def prepare_mmlu(source: str, seed: int, out: Path) -> None:
-    with atomic.output_dir(out) as tmp:
-        if source == "sample":
-            counts = write_sample_mmlu(tmp, seed)
-            log.info("sample MMLU: %d questions in %d subjects", sum(counts.values()), len(counts))
-            return
-        if source.startswith("hf:"):
-            questions, shots = mmlu.load_hf(source[3:])
-        else:
-            if not Path(source).expanduser().is_dir():
-                raise TradeoffError(f"params.yaml: data.mmlu={source!r}: no such folder")
-            questions, shots = mmlu.load_csv_dir(Path(source).expanduser(), "test")
-        mmlu.write_csv_dir(questions, shots, tmp)
-        log.info("MMLU: %d questions in %d subjects", sum(len(v) for v in questions.values()), len(questions))
+def prepare_mmlu(source: str, seed: int, tmp: Path) -> None:
+    if source == "sample":
+        counts = write_sample_mmlu(tmp, seed)
+        log.info("sample MMLU: %d questions in %d subjects", sum(counts.values()), len(counts))
+        return
+    if source.startswith("hf:"):
+        questions, shots = mmlu.load_hf(source[3:])
+    else:
+        if not Path(source).expanduser().is_dir():
+            raise TradeoffError(f"params.yaml: data.mmlu={source!r}: no such folder")
+        questions, shots = mmlu.load_csv_dir(Path(source).expanduser(), "test")
+    mmlu.write_csv_dir(questions, shots, tmp)
+    log.info("MMLU: %d questions in %d subjects", sum(len(v) for v in questions.values()), len(questions))
 
 
 def main(args, params):
-    prepare_spider(params["data"]["spider"], params["data"], OUT / "spider")
-    prepare_mmlu(params["data"]["mmlu"], params["data"]["seed"], OUT / "mmlu")
+    # every output is built under a temporary name and renamed only once all of them succeeded
     identity = models.resolve(params["model"]["name"], os.environ.get("TRADEOFF_MODELS_DIR", "models"))
+    with atomic.output_dir(OUT / "spider") as spider, atomic.output_dir(OUT / "mmlu") as mmlu_dir:
+        prepare_spider(params["data"]["spider"], params["data"], spider)
+        prepare_mmlu(params["data"]["mmlu"], params["data"]["seed"], mmlu_dir)
     atomic.write_json(OUT / "model.json", identity)
     log.info("base model: %s", identity)
 

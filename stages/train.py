@@ -5,6 +5,7 @@ under dvclive/<arm>/.
 """
 
 import json
+import logging
 from pathlib import Path
 
 from tradeoff import spider_data
@@ -16,8 +17,11 @@ from tradeoff.training import train_arm
 def main(args, params):
     identity = json.loads(Path("data/prepared/model.json").read_text())
     root = Path("data/prepared/spider")
-    examples = [ex for ex in spider_data.load_split(root, "train")
-                if spider_data.database_path(root, ex["db_id"]).is_file()]
+    everything = spider_data.load_split(root, "train")
+    examples = [ex for ex in everything if spider_data.database_path(root, ex["db_id"]).is_file()]
+    if len(examples) < len(everything):
+        logging.getLogger("train").warning("training on %d of %d examples: %d use a database missing from %s",
+                                           len(examples), len(everything), len(everything) - len(examples), root)
     train_arm(identity, examples, root, params, arm_lr(params, args.arm), args.arm,
               adapter_dir=Path("adapters") / args.arm, metrics_path=Path(f"metrics/train_{args.arm}.json"),
               live_dir=Path("dvclive") / args.arm)

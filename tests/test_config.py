@@ -49,3 +49,13 @@ def test_yaml_syntax_error(tmp_path):
     path.write_text("lr: [1,\n")
     with pytest.raises(TradeoffError, match="not valid YAML"):
         load_params(path)
+
+
+def test_scientific_notation_without_a_dot_is_a_number(tmp_path, repo):
+    # `dvc exp run -S lr=5e-5` writes `lr: 5e-05`, which YAML 1.1 reads as a string
+    path = tmp_path / "params.yaml"
+    path.write_text((repo / "params.yaml").read_text().replace("lr: 2.0e-4", "lr: 5e-05", 1))
+    assert load_params(path)["lr"] == 5e-05
+    path.write_text((repo / "params.yaml").read_text().replace("lr: 2.0e-4", "lr: fast", 1))
+    with pytest.raises(TradeoffError, match="lr = 'fast' is not allowed"):
+        load_params(path)

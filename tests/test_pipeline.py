@@ -79,8 +79,8 @@ def test_repro_then_nothing_then_an_experiment(project):
 
     sh(["git", "add", "-A"], dest, env)
     sh(["git", "commit", "-qm", "baseline"], dest, env)
-    exp = sh(["dvc", "exp", "run", "-S", "lr=1e-4"], dest, env)
+    exp = sh(["dvc", "exp", "run", "-S", "lr=5e-5"], dest, env)  # written as 5e-05, a string to PyYAML
     ran = {line.split("'")[1] for line in exp.splitlines() if line.startswith("Running stage")}
     assert ran == {"train_exp1", "eval_sql@exp1", "eval_mmlu@exp1", "report"}
     table = sh(["dvc", "exp", "show", "--no-pager", "--csv"], dest, env)
-    assert "0.0001" in table
+    assert "5e-05" in table

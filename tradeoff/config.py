@@ -100,6 +100,12 @@ def _check(node: dict, schema: dict, where: str, path: Path) -> None:
             _check(value, rule, name + ".", path)
             continue
         types, check, allowed = rule
+        if float in types and isinstance(value, str):
+            # PyYAML reads 5e-05 (no dot, as `dvc exp run -S lr=5e-5` writes it) as a string
+            try:
+                value = node[key] = float(value)
+            except ValueError:
+                pass
         if isinstance(check, tuple):
             allowed = "one of " + ", ".join(check)
         is_bool = isinstance(value, bool)

@@ -146,8 +146,11 @@ def score(examples: list[dict], predictions: list[str], db_dir: Path, keep_disti
         for f in files:
             jobs.append((i, "gold", f, gold_q))
             jobs.append((i, "pred", f, pred_q))
+    # a read-only query's result depends only on (database, text): run each distinct pair once
+    unique = list(dict.fromkeys((str(f), q) for _, _, f, q in jobs))
     with Executor(workers=workers, timeout_s=timeout_s) as executor:
-        outcomes = executor.map([(f, q) for _, _, f, q in jobs])
+        done = dict(zip(unique, executor.map(unique)))
+    outcomes = [done[(str(f), q)] for _, _, f, q in jobs]
     by_example: dict[int, list] = {}
     for (i, role, f, _), out in zip(jobs, outcomes):
         by_example.setdefault(i, []).append((role, f, out))

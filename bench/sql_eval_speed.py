@@ -1,0 +1,72 @@
+"""Benchmark: scoring Spider dev (gold as prediction, 1034 pairs) with tradeoff's evaluator
+(worker pool, each distinct query run once) beside a single-process sequential executor
+(the same sandbox, every query run in turn, as the official script does), in one run.
+
+    python bench/sql_eval_speed.py [--spider ../shared/data/spider_data.zip] [--repeat 3]
+"""
+
+import argparse
+import logging
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from tradeoff import sql_eval
+from tradeoff.spider_data import extract_spider_zip, find_spider_root, load_split
+from tradeoff.sql_exec import execute
+
+
+def sequential(examples, preds, db_dir, timeout_s=30.0):
+    """The peer: one process, each gold and prediction executed in turn on every database file."""
+    verdicts = []
+    for ex, pred in zip(examples, preds):
+        files = sql_eval.database_files(db_dir, ex["db_id"])
+        if not files:
+            verdicts.append(None)
+            continue
+        g_sql, p_sql = sql_eval.prepare_query(ex["query"]), sql_eval.prepare_query(pred)
+        ordered = sql_eval.order_matters(g_sql)
+        ok = 1
+        for f in files:
+            g, p = execute(f, g_sql, timeout_s), execute(f, p_sql, timeout_s)
+            if not g.ok:
+                ok = None
+                break
+            if not p.ok or not sql_eval.results_match(g.rows, p.rows, ordered):
+                ok = 0
+                break
+        verdicts.append(ok)
+    return verdicts
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--spider", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/spider_data.zip")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = find_spider_root(extract_spider_zip(args.spider, tmp))
+        dev = load_split(root, "dev")
+        preds = [e["query"] for e in dev]
+        ours_t, peer_t = [], []
+        for _ in range(args.repeat):  # alternate, so both see the same machine noise
+            t = time.perf_counter()
+            ours = sql_eval.score(dev, preds, root / "database")
+            ours_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            peer = sequential(dev, preds, root / "database")
+            peer_t.append(time.perf_counter() - t)
+        same = [r["verdict"] for r in ours] == [v if v is not None else None for v in peer]
+        o, p = statistics.median(ours_t), statistics.median(peer_t)
+        print(f"Spider dev, {len(dev)} pairs (gold as prediction), {os.cpu_count()} cores, median of {args.repeat}")
+        print(f"{'executor':34} {'seconds':>8} {'pairs/s':>8}")
+        print(f"{'tradeoff (pool, distinct queries)':34} {o:8.2f} {len(dev) / o:8.0f}")
+        print(f"{'sequential, single process':34} {p:8.2f} {len(dev) / p:8.0f}")
+        print(f"speed-up: {p / o:.2f}x; identical verdicts: {same}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Bad input at the stage level: one clear line naming the file, exit status 2, nothing written."""
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import yaml
+
+
+@pytest.fixture
+def workdir(repo, tmp_path):
+    shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
+    return tmp_path
+
+
+def run_stage(repo, workdir, script, *args, env_extra=None):
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(repo), "TRADEOFF_MODELS_DIR": str(repo / "models"), **(env_extra or {})}
+    return subprocess.run([sys.executable, str(repo / "stages" / script), *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def set_params(workdir, **changes):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    for dotted, value in changes.items():
+        node = params
+        *path, last = dotted.split("__")
+        for key in path:
+            node = node[key]
+        node[last] = value
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def assert_refused(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: "), proc.stderr[-2000:]
+    for f in fragments:
+        assert f in last, last
+
+
+def snapshot(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("change,fragments", [
+    ({"lr": 0}, ["params.yaml", "lr = 0"]),
+    ({"lora__r": -1}, ["lora.r = -1"]),
+    ({"model__name": "./no/such/model"}, ["model.name='./no/such/model'", "no such model folder"]),
+    ({"data__spider": "/nowhere/spider_data.zip"}, ["data.spider='/nowhere/spider_data.zip'"]),
+    ({"data__mmlu": "/nowhere/mmlu"}, ["data.mmlu='/nowhere/mmlu'"]),
+])
+def test_prepare_refuses_bad_params_and_writes_nothing(repo, workdir, change, fragments):
+    set_params(workdir, **change)
+    before = snapshot(workdir)
+    proc = run_stage(repo, workdir, "prepare.py")
+    assert_refused(proc, *fragments)
+    assert snapshot(workdir) == before
+
+
+def test_hub_id_offline_says_so(repo, workdir):
+    set_params(workdir, model__name="google/gemma-2b-it")
+    proc = run_stage(repo, workdir, "prepare.py", env_extra={"HF_HUB_OFFLINE": "1"})
+    assert_refused(proc, "google/gemma-2b-it", "HF_HUB_OFFLINE", "local folder")
+    assert not (workdir / "data" / "prepared" / "model.json").exists()
+
+
+def test_truncated_zip_keeps_the_previous_output(repo, workdir, sample_spider):
+    # a previous good run's output must survive a failed one untouched
+    old = workdir / "data" / "prepared" / "spider"
+    shutil.copytree(sample_spider, old)
+    before = snapshot(workdir / "data")
+    zpath = workdir / "spider_data.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in sample_spider.rglob("*"):
+            if p.is_file():
+                zf.write(p, "spider/" + p.relative_to(sample_spider).as_posix())
+    zpath.write_bytes(zpath.read_bytes()[:-2000])
+    set_params(workdir, data__spider=str(zpath))
+    proc = run_stage(repo, workdir, "prepare.py")
+    assert_refused(proc, str(zpath))
+    assert snapshot(workdir / "data") == before
+    assert [p.name for p in (workdir / "data" / "prepared").iterdir()] == ["spider"]
+
+
+def test_database_that_is_not_sqlite(tmp_path, sample_spider):
+    from tradeoff import TradeoffError
+    from tradeoff.spider_data import check_sqlite_file
+
+    bad = tmp_path / "x.sqlite"
+    bad.write_text("not a database")
+    with pytest.raises(TradeoffError, match="not an SQLite database"):
+        check_sqlite_file(bad)
+    good = sample_spider / "database" / "college" / "college.sqlite"
+    check_sqlite_file(good)
+    assert sqlite3.connect(good).execute("SELECT count(*) FROM department").fetchone()[0] > 0
+
+
+def test_mmlu_with_a_bad_answer_letter(repo, workdir, tmp_path):
+    mmlu = tmp_path / "mmlu"
+    (mmlu / "test").mkdir(parents=True)
+    (mmlu / "dev").mkdir()
+    (mmlu / "test" / "astronomy_test.csv").write_text("Q?,a,b,c,d,A\nQ2?,a,b,c,d,F\n")
+    set_params(workdir, data__mmlu=str(mmlu))
+    proc = run_stage(repo, workdir, "prepare.py")
+    assert_refused(proc, "astronomy_test.csv", "row 2", "answer 'F'")
+    assert not (workdir / "data" / "prepared" / "mmlu").exists()
