@@ -1,6 +1,7 @@
 """Stage `train_exp1` / `train_exp2`: LoRA fine-tuning of the base model on Spider train.
 
-Writes adapters/<arm>/ (the LoRA adapter only), metrics/train_<arm>.json and DVCLive curves
+Writes adapters/<arm>/ (the LoRA adapter only), metrics/train_<arm>.json (loss, tokens, trainable
+parameters), metrics/speed_train_<arm>.json (tokens/s, wall time, peak memory) and DVCLive curves
 under dvclive/<arm>/.
 """
 
@@ -24,6 +25,7 @@ def main(args, params):
                                            len(examples), len(everything), len(everything) - len(examples), root)
     train_arm(identity, examples, root, params, arm_lr(params, args.arm), args.arm,
               adapter_dir=Path("adapters") / args.arm, metrics_path=Path(f"metrics/train_{args.arm}.json"),
+              speed_path=Path(f"metrics/speed_train_{args.arm}.json"),
               live_dir=Path("dvclive") / args.arm)
 
 

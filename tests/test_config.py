@@ -53,9 +53,12 @@ def test_yaml_syntax_error(tmp_path):
 
 def test_scientific_notation_without_a_dot_is_a_number(tmp_path, repo):
     # `dvc exp run -S lr=5e-5` writes `lr: 5e-05`, which YAML 1.1 reads as a string
+    import re
+
     path = tmp_path / "params.yaml"
-    path.write_text((repo / "params.yaml").read_text().replace("lr: 2.0e-4", "lr: 5e-05", 1))
+    shipped = (repo / "params.yaml").read_text()
+    path.write_text(re.sub(r"^lr: .*$", "lr: 5e-05", shipped, count=1, flags=re.M))
     assert load_params(path)["lr"] == 5e-05
-    path.write_text((repo / "params.yaml").read_text().replace("lr: 2.0e-4", "lr: fast", 1))
+    path.write_text(re.sub(r"^lr: .*$", "lr: fast", shipped, count=1, flags=re.M))
     with pytest.raises(TradeoffError, match="lr = 'fast' is not allowed"):
         load_params(path)

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 TINY = {
+    ("lr",): 2e-4,  # the shipped value, whatever the workspace holds
     ("data", "sample_dev_per_db"): 3,
     ("train", "max_steps"): 2,
     ("train", "batch_size"): 2,
@@ -39,8 +40,11 @@ def project(repo, bundled, tmp_path_factory):
         (dest / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(repo / f, dest / f)
     params = yaml.safe_load((dest / "params.yaml").read_text())
-    for (section, key), value in TINY.items():
-        params[section][key] = value
+    for path, value in TINY.items():
+        node = params
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
            "PYTHONPATH": str(dest), "TRADEOFF_MODELS_DIR": str(repo / "models"), "DVC_NO_ANALYTICS": "1",

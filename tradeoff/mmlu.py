@@ -13,11 +13,12 @@ are computed. A question therefore sees exactly the tokens it would see alone.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import TradeoffError
+from . import TradeoffError, atomic
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +129,6 @@ def load_hf(name: str = "cais/mmlu") -> tuple[dict[str, list[Question]], dict[st
 
 def write_csv_dir(questions: dict[str, list[Question]], shots: dict[str, list[Question]], out: Path) -> None:
     """Write the CSV layout (test/ and dev/), the form the pipeline's later stages read."""
-    import io
-
-    from . import atomic
-
     def text(rows):
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

@@ -9,12 +9,10 @@ other answers from the same table, and the position of the right answer is drawn
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 from pathlib import Path
 
-from . import atomic
+from .mmlu import Question, write_csv_dir
 
 ELEMENTS = [  # (name, symbol, atomic number or None)
     ("hydrogen", "H", 1), ("helium", "He", 2), ("lithium", "Li", 3), ("beryllium", "Be", 4), ("boron", "B", 5),
@@ -173,19 +171,12 @@ def subjects(seed: int = 0) -> dict[str, list[tuple]]:
     return table
 
 
-def _csv(rows: list[tuple]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    for question, options, letter in rows:
-        writer.writerow([question, *options, letter])
-    return buf.getvalue()
-
-
 def write_sample_mmlu(out_dir: str | Path, seed: int = 0) -> dict:
-    out = Path(out_dir)
-    counts = {}
+    """Write dev/ (the first five rows of each subject) and test/ (the rest); return test counts."""
+    questions, shots = {}, {}
     for subject, rows in subjects(seed).items():
-        atomic.write_text(out / "dev" / f"{subject}_dev.csv", _csv(rows[:5]))
-        atomic.write_text(out / "test" / f"{subject}_test.csv", _csv(rows[5:]))
-        counts[subject] = len(rows) - 5
-    return counts
+        qs = [Question(subject, i, q, tuple(options), letter) for i, (q, options, letter) in enumerate(rows)]
+        shots[subject] = qs[:5]
+        questions[subject] = [Question(subject, i, q.question, q.choices, q.answer) for i, q in enumerate(qs[5:])]
+    write_csv_dir(questions, shots, Path(out_dir))
+    return {s: len(v) for s, v in questions.items()}

@@ -73,9 +73,9 @@ def _peak_memory_mb() -> float:
 
 
 def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: dict, lr: float, arm: str,
-              adapter_dir: Path, metrics_path: Path, checkpoints_root: Path = Path("checkpoints"),
+              adapter_dir: Path, metrics_path: Path, speed_path: Path, checkpoints_root: Path = Path("checkpoints"),
               live_dir: Path | None = None) -> dict:
-    """Train one LoRA arm; write its adapter and train metrics atomically; return the metrics."""
+    """Train one LoRA arm; write its adapter, its train metrics and its speed figures atomically."""
     import torch
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, set_seed
@@ -175,6 +175,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
 
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     tokens = int(trainer.state.num_input_tokens_seen)
+    # what training learned (reproducible on one machine) and how fast it went (never reproducible)
     metrics = {
         "arm": arm,
         "lr": lr,
@@ -182,16 +183,19 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         "final_loss": losses[-1] if losses else None,
         "train_loss": result.training_loss,
         "tokens_seen": tokens,
-        "tokens_per_s": tokens / wall if wall > 0 else None,
-        "wall_s": round(wall, 1),
-        "peak_memory_mb": round(_peak_memory_mb(), 1),
         "trainable_params": trainable,
         "examples": len(rows),
         "chat_template": "model" if prompts.uses_chat_template(tokenizer) else "plain fallback",
         "dtype": str(dtype).replace("torch.", ""),
         "quantization": t["quantization"],
+    }
+    speed = {
+        "tokens_per_s": tokens / wall if wall > 0 else None,
+        "wall_s": round(wall, 1),
+        "peak_memory_mb": round(_peak_memory_mb(), 1),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "resumed_from": Path(resume).name if resume else None,
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
     }
     atomic.write_json(metrics_path, metrics)
-    return metrics
+    atomic.write_json(speed_path, speed)
+    return {**metrics, **speed}
