@@ -119,3 +119,19 @@ def test_standalone_scorer_cli(db_dir, tmp_path, capsys):
     assert [line.count('"verdict": 1') for line in out.read_text().splitlines()] == [1, 0]
     pred.write_text("SELECT 1\n")
     assert main(["--gold", str(gold), "--pred", str(pred), "--db", str(db_dir)]) == 2
+
+
+def test_text_is_decoded_as_utf8_ignoring_bad_bytes(db_dir):
+    con = sqlite3.connect(db_dir / "shop" / "shop.sqlite")
+    con.execute("INSERT INTO item VALUES (4, CAST(X'6361FF66C3A9' AS TEXT), 1.0)")  # 'ca', a bad byte, 'fé'
+    con.commit()
+    con.close()
+    assert _verdicts(db_dir, [("SELECT name FROM item WHERE id = 4", "SELECT 'café'")]) == [1]
+
+
+def test_a_prediction_that_times_out_is_wrong(db_dir):
+    runaway = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    records = score([{"db_id": "shop", "query": "SELECT count(*) FROM item"}], [runaway], db_dir,
+                    timeout_s=0.5, workers=1)
+    assert records[0]["verdict"] == 0 and records[0]["error"] == "timeout"
+    assert summarize(records)["timeouts"] == 1

@@ -13,6 +13,7 @@ Standalone use, on predictions made anywhere:
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import logging
 import re
@@ -24,7 +25,7 @@ import sqlparse
 
 from . import TradeoffError, atomic
 from .hardness import LEVELS, classify
-from .sql_exec import Executor
+from .sql_exec import Executor, Outcome, execute_in_worker
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,18 @@ def prepare_query(sql: str, keep_distinct: bool = False) -> str:
     if not keep_distinct:
         sql = remove_distinct(sql)
     return replace_cur_year(sql)
+
+
+@functools.lru_cache(maxsize=8192)
+def _prepared(sql: str, keep_distinct: bool) -> str:
+    return prepare_query(sql, keep_distinct)
+
+
+def execute_official(args) -> "Outcome":
+    """Worker task: rewrite a raw query as the official evaluation does, then run it sandboxed.
+    Rewriting here spreads sqlparse's cost over the workers."""
+    db, sql, timeout_s, max_rows, keep_distinct = args
+    return execute_in_worker(db, _prepared(sql, keep_distinct), timeout_s, max_rows)
 
 
 def order_matters(gold_sql: str) -> bool:
@@ -141,15 +154,13 @@ def score(examples: list[dict], predictions: list[str], db_dir: Path, keep_disti
         if not files:
             rec["left_out"] = "missing_database"
             continue
-        gold_q = prepare_query(ex["query"], keep_distinct)
-        pred_q = prepare_query(pred, keep_distinct)
         for f in files:
-            jobs.append((i, "gold", f, gold_q))
-            jobs.append((i, "pred", f, pred_q))
+            jobs.append((i, "gold", f, ex["query"]))
+            jobs.append((i, "pred", f, pred))
     # a read-only query's result depends only on (database, text): run each distinct pair once
     unique = list(dict.fromkeys((str(f), q) for _, _, f, q in jobs))
-    with Executor(workers=workers, timeout_s=timeout_s) as executor:
-        done = dict(zip(unique, executor.map(unique)))
+    with Executor(workers=workers, timeout_s=timeout_s, task=execute_official) as executor:
+        done = dict(zip(unique, executor.map(unique, keep_distinct)))
     outcomes = [done[(str(f), q)] for _, _, f, q in jobs]
     by_example: dict[int, list] = {}
     for (i, role, f, _), out in zip(jobs, outcomes):
@@ -163,7 +174,7 @@ def score(examples: list[dict], predictions: list[str], db_dir: Path, keep_disti
             rec["error"] = next(o.error for o in gold_runs if not o.ok)
             continue
         verdict = 1
-        ordered = order_matters(prepare_query(ex["query"], keep_distinct))
+        ordered = order_matters(ex["query"])  # the rewrites never touch "order by"
         for g, p in zip(gold_runs, pred_runs):
             if not p.ok:
                 verdict, rec["error"] = 0, p.error

@@ -65,10 +65,7 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     return con
 
 
-
-def execute(db_path: str | Path, sql: str, timeout_s: float = 30.0, max_rows: int = MAX_ROWS) -> Outcome:
-    """Run one query in this process under every cap above."""
-    start = time.monotonic()
+def _run(con: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int, start: float) -> Outcome:
     deadline = start + timeout_s
     timed_out = False
 
@@ -79,12 +76,8 @@ def execute(db_path: str | Path, sql: str, timeout_s: float = 30.0, max_rows: in
             return 1  # non-zero interrupts the statement
         return 0
 
+    con.set_progress_handler(progress, 1000)
     try:
-        con = open_readonly(db_path)
-    except sqlite3.Error as e:
-        return Outcome(None, f"cannot open database: {e}", time.monotonic() - start)
-    try:
-        con.set_progress_handler(progress, 1000)
         cur = con.execute(sql)
         rows: list[tuple] = []
         while True:
@@ -99,7 +92,37 @@ def execute(db_path: str | Path, sql: str, timeout_s: float = 30.0, max_rows: in
         error = "timeout" if timed_out else f"{type(e).__name__}: {e}"
         return Outcome(None, error, time.monotonic() - start)
     finally:
+        con.set_progress_handler(None, 0)
+
+
+def execute(db_path: str | Path, sql: str, timeout_s: float = 30.0, max_rows: int = MAX_ROWS) -> Outcome:
+    """Run one query in this process under every cap above, on a connection of its own."""
+    start = time.monotonic()
+    try:
+        con = open_readonly(db_path)
+    except sqlite3.Error as e:
+        return Outcome(None, f"cannot open database: {e}", time.monotonic() - start)
+    try:
+        return _run(con, sql, timeout_s, max_rows, start)
+    finally:
         con.close()
+
+
+_WORKER_CONNECTIONS: dict[str, sqlite3.Connection] = {}
+
+
+def execute_in_worker(db_path: str, sql: str, timeout_s: float = 30.0, max_rows: int = MAX_ROWS) -> Outcome:
+    """`execute`, keeping one read-only connection per database open for the worker's lifetime
+    (opening one costs as much as a small Spider query). The authorizer forbids transactions and
+    writes, so one query cannot leave state behind for the next."""
+    start = time.monotonic()
+    con = _WORKER_CONNECTIONS.get(db_path)
+    if con is None:
+        try:
+            con = _WORKER_CONNECTIONS[db_path] = open_readonly(db_path)
+        except sqlite3.Error as e:
+            return Outcome(None, f"cannot open database: {e}", time.monotonic() - start)
+    return _run(con, sql, timeout_s, max_rows, start)
 
 
 def _limit_worker_memory() -> None:
@@ -111,7 +134,11 @@ def _limit_worker_memory() -> None:
 
 
 def _execute_task(args):
-    return execute(*args)
+    return execute_in_worker(*args)
+
+
+def _execute_chunk(task, chunk):
+    return [task(args) for args in chunk]
 
 
 class Executor:
@@ -120,7 +147,7 @@ class Executor:
     def __init__(self, workers: int | None = None, timeout_s: float = 30.0, max_rows: int = MAX_ROWS,
                  task=_execute_task):
         self.workers = workers or os.cpu_count() or 1
-        self.task = task  # a module-level function of (db, sql, timeout_s, max_rows); tests swap it
+        self.task = task  # a module-level function of (db, sql, timeout_s, max_rows, *extra)
         self.timeout_s = timeout_s
         self.max_rows = max_rows
         self._pool: cf.ProcessPoolExecutor | None = None
@@ -139,21 +166,26 @@ class Executor:
             self._pool.shutdown(cancel_futures=True)
         self._pool = None
 
-    def map(self, jobs: list[tuple[str | Path, str]]) -> list[Outcome]:
-        """Outcomes for (database path, sql) jobs, in order."""
+    def map(self, jobs: list[tuple[str | Path, str]], *extra) -> list[Outcome]:
+        """Outcomes for (database path, sql) jobs, in order. `extra` values are appended to each
+        task's arguments (for a task other than the default)."""
         assert self._pool is not None, "use Executor as a context manager"
-        tasks = [(str(db), sql, self.timeout_s, self.max_rows) for db, sql in jobs]
+        tasks = [(str(db), sql, self.timeout_s, self.max_rows, *extra) for db, sql in jobs]
         results: list[Outcome | None] = [None] * len(tasks)
-        futures = {self._pool.submit(self.task, t): i for i, t in enumerate(tasks)}
+        # chunks amortise the inter-process round trip, which costs more than a small query
+        size = max(1, min(64, len(tasks) // (self.workers * 8)))
+        chunks = [list(range(i, min(i + size, len(tasks)))) for i in range(0, len(tasks), size)]
+        futures = {self._pool.submit(_execute_chunk, self.task, [tasks[i] for i in c]): c for c in chunks}
         broken = []
         for fut in cf.as_completed(futures):
-            i = futures[fut]
+            idx = futures[fut]
             try:
-                results[i] = fut.result()
+                for i, out in zip(idx, fut.result()):
+                    results[i] = out
             except cf.process.BrokenProcessPool:
-                broken.append(i)
+                broken.extend(idx)
         if broken:
-            # A worker died (crash, memory). Every query in flight failed with it: rerun each
+            # A worker died (crash, memory). Every chunk in flight failed with it: rerun each query
             # alone in a fresh one-worker pool to tell the culprit from the bystanders.
             self._pool.shutdown(cancel_futures=True)
             for i in sorted(broken):

@@ -97,15 +97,18 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
     ckpt_dir = checkpoints_root / arm
     fp_file = ckpt_dir / "fingerprint.json"
     resume = None
-    if fp_file.is_file() and json.loads(fp_file.read_text()).get("fingerprint") == fp:
-        resume = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    previous = json.loads(fp_file.read_text()) if fp_file.is_file() else {}
+    # resume only an interrupted run of the very same settings; a finished one is rerun from scratch
+    if previous.get("fingerprint") == fp and not previous.get("finished"):
+        resume = get_last_checkpoint(str(ckpt_dir))
     if resume:
         log.info("resuming %s from %s (same params and data as the interrupted run)", arm, resume)
     else:
         if ckpt_dir.exists():
-            log.info("params or data changed since %s was written: starting fresh", ckpt_dir)
+            log.info("starting %s afresh (%s)", arm, "the last run finished" if previous.get("fingerprint") == fp
+                     else "params or data changed")
             shutil.rmtree(ckpt_dir)
-        atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings})
+        atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings, "finished": False})
 
     dtype = pick_dtype(params["model"]["dtype"])
     on_gpu = torch.cuda.is_available()
@@ -170,6 +173,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
     wall = time.monotonic() - start
     with atomic.output_dir(adapter_dir) as tmp:
         trainer.model.save_pretrained(tmp)
+    atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings, "finished": True})
     if callbacks:
         callbacks[0].live.end()
 
