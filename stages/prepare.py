@@ -39,6 +39,10 @@ def prepare_spider(source: str, data: dict, tmp: Path) -> None:
     for split in ("train", "dev"):
         examples = spider_data.load_split(root, split)
         log.info("Spider %s: %d examples", split, len(examples))
+    databases = sorted((root / "database").glob("*/*.sqlite"))
+    for db in databases:
+        spider_data.check_sqlite_file(db, shown_as=Path(source) / db.relative_to(tmp))
+    log.info("Spider databases: %d", len(databases))
 
 
 def prepare_mmlu(source: str, seed: int, tmp: Path) -> None:

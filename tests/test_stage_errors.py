@@ -110,3 +110,58 @@ def test_mmlu_with_a_bad_answer_letter(repo, workdir, tmp_path):
     proc = run_stage(repo, workdir, "prepare.py")
     assert_refused(proc, "astronomy_test.csv", "row 2", "answer 'F'")
     assert not (workdir / "data" / "prepared" / "mmlu").exists()
+
+
+def _spider_zip(workdir, sample_spider, mutate):
+    """A zip of the sample Spider after `mutate(folder)`, as data.spider."""
+    folder = workdir / "src"
+    shutil.copytree(sample_spider, folder)
+    mutate(folder)
+    zpath = workdir / "spider_data.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in folder.rglob("*"):
+            if p.is_file():
+                zf.write(p, "spider_data/" + p.relative_to(folder).as_posix())
+    shutil.rmtree(folder)
+    return zpath
+
+
+def _write(rel, text):
+    return lambda folder: (folder / rel).write_text(text)
+
+
+@pytest.mark.parametrize("mutate,fragments", [
+    (lambda f: (f / "tables.json").unlink(), ["no tables.json inside"]),
+    (_write("dev.json", "[{"), ["dev.json: not valid JSON"]),
+    (_write("train_spider.json", json.dumps([{"db_id": "college", "query": "SELECT 1"}])),
+     ["train_spider.json: example 0 lacks the text field(s) question"]),
+    (_write("dev.json", json.dumps([{"db_id": "atlantis", "question": "q?", "query": "SELECT 1"}])),
+     ["dev.json: example 0 names db_id 'atlantis'"]),
+    (_write("database/college/college.sqlite", "this is not a database"),
+     ["database/college/college.sqlite: not an SQLite database"]),
+])
+def test_prepare_refuses_bad_spider_input(repo, workdir, sample_spider, mutate, fragments):
+    zpath = _spider_zip(workdir, sample_spider, mutate)
+    set_params(workdir, data__spider=str(zpath))
+    before = snapshot(workdir)
+    proc = run_stage(repo, workdir, "prepare.py")
+    assert_refused(proc, *fragments)
+    assert snapshot(workdir) == before
+    assert not (workdir / "data" / "prepared" / "spider").exists()
+
+
+@pytest.mark.parametrize("rows,fragments", [
+    ("Q?,a,b,c,d\n", ["astronomy_test.csv", "row 1 has 5 columns"]),
+    ("", ["astronomy_test.csv", "subject astronomy has no questions"]),
+    (b"Q?,a,b,\xff\xfe,d,A\n", ["astronomy_test.csv", "not UTF-8"]),
+])
+def test_prepare_refuses_bad_mmlu_input(repo, workdir, tmp_path, rows, fragments):
+    mmlu = tmp_path / "mmlu"
+    (mmlu / "test").mkdir(parents=True)
+    path = mmlu / "test" / "astronomy_test.csv"
+    path.write_bytes(rows if isinstance(rows, bytes) else rows.encode())
+    set_params(workdir, data__mmlu=str(mmlu))
+    before = snapshot(workdir)
+    proc = run_stage(repo, workdir, "prepare.py")
+    assert_refused(proc, *fragments)
+    assert snapshot(workdir) == before
