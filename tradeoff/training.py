@@ -185,7 +185,9 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         "lr": lr,
         "steps": trainer.state.global_step,
         "final_loss": losses[-1] if losses else None,
-        "train_loss": result.training_loss,
+        # mean of the logged losses (the log survives a resume; result.training_loss would only
+        # cover the steps of this process)
+        "train_loss": sum(losses) / len(losses) if losses else result.training_loss,
         "tokens_seen": tokens,
         "trainable_params": trainable,
         "examples": len(rows),
@@ -193,8 +195,12 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         "dtype": str(dtype).replace("torch.", ""),
         "quantization": t["quantization"],
     }
+    tokens_before = 0
+    if resume:
+        state = json.loads((Path(resume) / "trainer_state.json").read_text())
+        tokens_before = int(state.get("num_input_tokens_seen", 0))
     speed = {
-        "tokens_per_s": tokens / wall if wall > 0 else None,
+        "tokens_per_s": (tokens - tokens_before) / wall if wall > 0 else None,  # this process's work
         "wall_s": round(wall, 1),
         "peak_memory_mb": round(_peak_memory_mb(), 1),
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
