@@ -101,8 +101,11 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
     # resume only an interrupted run of the very same settings; a finished one is rerun from scratch
     if previous.get("fingerprint") == fp and not previous.get("finished"):
         resume = get_last_checkpoint(str(ckpt_dir))
+    tokens_before = 0  # read now: save_total_limit deletes this checkpoint during training
     if resume:
         log.info("resuming %s from %s (same params and data as the interrupted run)", arm, resume)
+        state = json.loads((Path(resume) / "trainer_state.json").read_text())
+        tokens_before = int(state.get("num_input_tokens_seen", 0))
     else:
         if ckpt_dir.exists():
             log.info("starting %s afresh (%s)", arm, "the last run finished" if previous.get("fingerprint") == fp
@@ -195,10 +198,6 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         "dtype": str(dtype).replace("torch.", ""),
         "quantization": t["quantization"],
     }
-    tokens_before = 0
-    if resume:
-        state = json.loads((Path(resume) / "trainer_state.json").read_text())
-        tokens_before = int(state.get("num_input_tokens_seen", 0))
     speed = {
         "tokens_per_s": (tokens - tokens_before) / wall if wall > 0 else None,  # this process's work
         "wall_s": round(wall, 1),
