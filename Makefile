@@ -5,10 +5,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup repro test clean
+.PHONY: setup setup-dev repro test clean
 
 setup: $(STAMP)
+
+setup-dev: $(DEV)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +22,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+$(DEV): $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt -c requirements.txt
+	touch $(DEV)
+
 repro: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
 
-test: setup
+test: setup-dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 clean:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from tradeoff import atomic, mmlu
-from tradeoff.models import load_model, load_tokenizer
+from tradeoff.models import load_for_eval
 from tradeoff.stage import parser, run
 
 
@@ -17,17 +17,12 @@ def main(args, params):
     p = params["eval_mmlu"]
     categories = mmlu.category_map(p["category_map"])
     questions, shots = mmlu.load_csv_dir(Path("data/prepared/mmlu"), "test")
-    questions = {s: qs[: p["limit_per_subject"]] if p["limit_per_subject"] else qs
-                 for s, qs in questions.items() if categories.get(s, "other") in p["categories"]}
+    questions = mmlu.select(questions, categories, p["categories"], p["limit_per_subject"])
     adapter = None if args.model == "base" else Path("adapters") / args.model
-    model = load_model(identity, params["model"]["dtype"], adapter)
-    tokenizer = load_tokenizer(identity)
-    records = mmlu.evaluate(model, tokenizer, questions, shots, p["shots"], p["batch_size"], p["chat_template"],
-                            max_tokens=getattr(model.config, "max_position_embeddings", None),
-                            add_bos=mmlu.wants_bos(model.config))
+    model, tokenizer = load_for_eval(identity, params["model"]["dtype"], adapter)
+    records, summary = mmlu.score(model, tokenizer, questions, shots, p["shots"], categories, p["batch_size"],
+                                  p["chat_template"])
     atomic.write_jsonl(f"predictions/mmlu_{args.model}.jsonl", records)
-    summary = mmlu.summarize(records, categories)
-    summary["shots"] = p["shots"]
     atomic.write_json(f"metrics/mmlu_{args.model}.json", summary)
 
 

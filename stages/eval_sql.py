@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from tradeoff import atomic, spider_data, text_to_sql
-from tradeoff.models import load_model, load_tokenizer
+from tradeoff.models import load_for_eval
 from tradeoff.stage import parser, run
 
 
@@ -20,8 +20,7 @@ def main(args, params):
     if p["limit"]:
         examples = examples[: p["limit"]]
     adapter = None if args.model == "base" else Path("adapters") / args.model
-    model = load_model(identity, params["model"]["dtype"], adapter)
-    tokenizer = load_tokenizer(identity)
+    model, tokenizer = load_for_eval(identity, params["model"]["dtype"], adapter)
     records, summary = text_to_sql.evaluate(
         model, tokenizer, examples, root, params["prompt"]["sample_rows"], params["prompt"]["max_prompt_tokens"],
         p["batch_size"], p["max_new_tokens"], p["timeout_s"], p["keep_distinct"], p["workers"])

@@ -50,12 +50,9 @@ def prepare_mmlu(source: str, seed: int, tmp: Path) -> None:
         counts = write_sample_mmlu(tmp, seed)
         log.info("sample MMLU: %d questions in %d subjects", sum(counts.values()), len(counts))
         return
-    if source.startswith("hf:"):
-        questions, shots = mmlu.load_hf(source[3:])
-    else:
-        if not Path(source).expanduser().is_dir():
-            raise TradeoffError(f"params.yaml: data.mmlu={source!r}: no such folder")
-        questions, shots = mmlu.load_csv_dir(Path(source).expanduser(), "test")
+    if not source.startswith("hf:") and not Path(source).expanduser().is_dir():
+        raise TradeoffError(f"params.yaml: data.mmlu={source!r}: no such folder")
+    questions, shots = mmlu.load_source(source)
     mmlu.write_csv_dir(questions, shots, tmp)
     log.info("MMLU: %d questions in %d subjects", sum(len(v) for v in questions.values()), len(questions))
 

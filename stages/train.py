@@ -26,10 +26,11 @@ def main(args, params):
     train_arm(identity, examples, root, params, arm_lr(params, args.arm), args.arm,
               adapter_dir=Path("adapters") / args.arm, metrics_path=Path(f"metrics/train_{args.arm}.json"),
               speed_path=Path(f"metrics/speed_train_{args.arm}.json"),
-              live_dir=Path("dvclive") / args.arm)
+              live_dir=None if args.no_curves else Path("dvclive") / args.arm)
 
 
 if __name__ == "__main__":
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--arm", required=True, choices=["exp1", "exp2"], help="which experiment arm to train")
+    p.add_argument("--no-curves", action="store_true", help="skip the DVCLive curves (on a machine without dvclive)")
     run(main, p.parse_args())

@@ -118,3 +118,43 @@ def test_full_shared_test_split_loads(shared_data):
     assert any("\x85" in x.question + "".join(x.choices) for x in questions["management"] + questions["sociology"])
     val, _ = mmlu.load_csv_dir(root, "val")
     assert sum(len(v) for v in val.values()) == 1531
+
+
+def test_scores_match_lm_eval_question_by_question(bundled, model, tokenizer, tmp_path):
+    """lm-evaluation-harness itself (a dev dependency, installed by `make test`) as the oracle:
+    same predicted letters and log-likelihoods on the project's sample questions, 5-shot."""
+    from tradeoff import lm_eval_reference
+    from tradeoff.sample_mmlu import write_sample_mmlu
+
+    write_sample_mmlu(tmp_path, 0)
+    questions, shots = mmlu.load_csv_dir(tmp_path)
+    subjects = sorted(questions)[:3]
+    questions = mmlu.select({s: questions[s] for s in subjects}, mmlu.CATEGORY_MAP, None, limit=4)
+    ours = mmlu.evaluate(model, tokenizer, questions, shots, 5, batch_size=4)
+    ref = lm_eval_reference.evaluate(bundled["path"], tmp_path, subjects, 5, limit=4, batch_size=4)
+    assert [(r["subject"], r["index"], r["gold"], r["pred"]) for r in ours] == \
+        [(r["subject"], r["index"], r["gold"], r["pred"]) for r in ref]
+    for a, b in zip(ours, ref):
+        assert a["loglik"] == pytest.approx(b["loglik"], abs=2e-3)
+
+
+def test_standalone_command_writes_scores_and_records(bundled, repo, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "mmlu.json"
+    cmd = [sys.executable, "-m", "tradeoff.mmlu_eval", "--model", "bundled", "--models-dir", str(repo / "models"),
+           "--data", "sample", "--shots", "1", "--limit", "2", "--categories", "STEM", "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    stem = [s for s, c in mmlu.CATEGORY_MAP.items() if c == "STEM"]
+    records = result["records"]
+    assert records and all(r["subject"] in stem for r in records)
+    assert result["summary"]["n"] == len(records) == 2 * len({r["subject"] for r in records})
+    assert set(records[0]) >= {"subject", "index", "gold", "pred", "loglik"} and len(records[0]["loglik"]) == 4
+    assert result["summary"]["shots"] == 1 and set(result["summary"]["categories"]) == {"STEM"}
+
+    bad = subprocess.run(cmd[:-6] + ["--data", str(tmp_path / "nowhere")], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'nowhere'}")

@@ -59,3 +59,24 @@ def test_quantization_needs_cuda():
     with pytest.raises(TradeoffError, match="needs a CUDA GPU"):
         _quantization_config("4bit")
     assert _quantization_config("none") is None
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager", "flex_attention"])
+def test_packed_examples_do_not_see_each_other(bundled, tokenizer, attn):
+    """train.packing puts several examples in one row with no attention mask; the position ids
+    restart at each example and the model must then attend within each example only, with every
+    attention implementation that train.attn_implementation offers on a CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(bundled["path"], dtype=torch.float32, attn_implementation=attn).eval()
+
+    a = tokenizer("SELECT name FROM singer WHERE age > 30", return_tensors="pt")["input_ids"][0]
+    b = tokenizer("How many heads of the departments are older than 56?", return_tensors="pt")["input_ids"][0]
+    packed = torch.cat([a, b])[None]
+    positions = torch.cat([torch.arange(len(a)), torch.arange(len(b))])[None]
+    with torch.inference_mode():
+        # use_cache=False as in training (TRL sets it): with a cache, transformers skips the packed mask
+        together = model(input_ids=packed, position_ids=positions, use_cache=False).logits[0, len(a):]
+        alone = model(input_ids=b[None]).logits[0]
+    assert torch.allclose(together, alone, atol=1e-4)

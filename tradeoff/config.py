@@ -60,6 +60,7 @@ SCHEMA: dict = {
         "weight_decay": ((int, float), _non_negative, "a number >= 0"),
         "packing": ((bool,), None, "true or false"),
         "gradient_checkpointing": ((bool,), None, "true or false"),
+        "attn_implementation": ((str,), ("sdpa", "flex_attention", "flash_attention_2", "eager"), None),
         "quantization": ((str,), ("none", "4bit", "8bit"), None),
         "max_train_examples": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
         "logging_steps": ((int,), _positive, "an integer > 0"),

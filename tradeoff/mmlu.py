@@ -141,6 +141,33 @@ def write_csv_dir(questions: dict[str, list[Question]], shots: dict[str, list[Qu
         atomic.write_text(out / "dev" / f"{subject}_dev.csv", text(shots.get(subject, [])))
 
 
+def load_source(source: str | Path, seed: int = 0, split: str = "test"):
+    """(questions, dev shots) from `sample` (the project's own questions), `hf:<dataset>` or a
+    folder of MMLU CSVs."""
+    import tempfile
+
+    source = str(source)
+    if source == "sample":
+        from .sample_mmlu import write_sample_mmlu
+
+        with tempfile.TemporaryDirectory() as tmp:
+            write_sample_mmlu(tmp, seed)
+            return load_csv_dir(tmp, split)
+    if source.startswith("hf:"):
+        return load_hf(source[3:])
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        raise TradeoffError(f"{source}: no such folder; MMLU data is `sample`, hf:cais/mmlu or a folder of CSVs")
+    return load_csv_dir(folder, split)
+
+
+def select(questions: dict[str, list[Question]], categories: dict[str, str], keep: list[str] | None = None,
+           limit: int | None = None) -> dict[str, list[Question]]:
+    """The subjects of the categories in `keep` (all when None), first `limit` questions of each."""
+    return {s: qs[:limit] if limit else qs for s, qs in questions.items()
+            if keep is None or categories.get(s, "other") in keep}
+
+
 # --------------------------------------------------------------------------- prompts
 
 
@@ -266,7 +293,10 @@ def fit_shots(tokenizer, q: Question, shots: list[Question], k: int, max_tokens:
         prompt = build_prompt(q, shots, n)
         if chat:
             prompt = apply_chat(tokenizer, prompt)
-        if max_tokens is None or n == 0 or len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) < max_tokens:
+        # a token holds at least one byte, so a prompt shorter in bytes than the context fits
+        # without tokenizing it (the common case; saves most of the tokenizer's time)
+        if max_tokens is None or n == 0 or len(prompt.encode()) < max_tokens - 1 or \
+                len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) < max_tokens:
             return prompt, n
     raise AssertionError("unreachable")
 
@@ -307,7 +337,19 @@ def summarize(records: list[dict], categories: dict[str, str]) -> dict:
         "acc": sum(sum(v) for v in by_subject.values()) / n if n else None,
         "macro_acc": sum(x["acc"] for x in subjects.values()) / len(subjects) if subjects else None,
         "n": n,
-        "shots_dropped": sum(r["shots_dropped"] > 0 for r in records),
+        "shots_dropped": sum(r.get("shots_dropped", 0) > 0 for r in records),
         "categories": {c: {"acc": sum(v) / len(v), "n": len(v)} for c, v in sorted(cats.items())},
         "subjects": subjects,
     }
+
+
+def score(model, tokenizer, questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int,
+          categories: dict[str, str], batch_size: int = 16, chat: bool = False) -> tuple[list[dict], dict]:
+    """Records and summary of one model, with lm-eval's settings for this model (context
+    length, BOS for Gemma)."""
+    records = evaluate(model, tokenizer, questions, shots, k, batch_size, chat,
+                       max_tokens=getattr(model.config, "max_position_embeddings", None),
+                       add_bos=wants_bos(model.config))
+    summary = summarize(records, categories)
+    summary["shots"] = k
+    return records, summary

