@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tradeoff import sql_eval
+from tradeoff import atomic, sql_eval
 from tradeoff.spider_data import extract_spider_zip, find_spider_root, load_split
 from tradeoff.sql_exec import execute
 
@@ -47,7 +47,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spider", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/spider_data.zip")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", help="also write the figures to this JSON file")
     args = ap.parse_args()
+    figures = {"hardware": f"CPU, {os.cpu_count()} cores", "workloads": {}}
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         root = find_spider_root(extract_spider_zip(args.spider, tmp))
@@ -70,6 +72,10 @@ def main():
             print(f"{workload:22} {'sequential, single process':34} {p:8.2f} {len(dev) / p:8.0f}")
             print(f"{workload:22} speed-up {p / o:.2f}x; identical verdicts: {same}; "
                   f"EX {sum(v for v in peer if v) / sum(v is not None for v in peer):.4f}")
+            figures["workloads"][workload] = {"ours_s": o, "peer_s": p, "pairs": len(dev), "speedup": p / o,
+                                              "identical": same}
+    if args.out:
+        atomic.write_json(args.out, figures)
 
 if __name__ == "__main__":
     main()

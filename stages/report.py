@@ -1,5 +1,8 @@
 """Stage `report`: the study's results table (EX, MMLU per category, deltas against base with
-95% intervals and McNemar p-values), as reports/results.md and metrics/report.json; printed too.
+95% intervals and McNemar p-values), as reports/results.md and reports/results.json; printed too.
+
+Also writes metrics/report.json (a flat summary for `dvc exp show`) and the data of the
+charts that dvc.yaml declares: reports/plots/{ex_by_hardness,mmlu_by_category,tradeoff}.json.
 """
 
 import json
@@ -7,6 +10,7 @@ import logging
 from pathlib import Path
 
 from tradeoff import atomic, mmlu, report
+from tradeoff.config import arm_lr
 from tradeoff.stage import parser, run
 
 MODELS = ("base", "exp1", "exp2")
@@ -20,8 +24,13 @@ def main(args, params):
     sql = {m: read_jsonl(f"predictions/sql_{m}.jsonl") for m in MODELS}
     mm = {m: read_jsonl(f"predictions/mmlu_{m}.jsonl") for m in MODELS}
     result = report.build(sql, mm, mmlu.category_map(params["eval_mmlu"]["category_map"]))
-    atomic.write_json("metrics/report.json", result)
+    lrs = {arm: arm_lr(params, arm) for arm in ("exp1", "exp2")}
+    atomic.write_json("reports/results.json", result)
     atomic.write_text("reports/results.md", report.markdown(result))
+    atomic.write_json("metrics/report.json", report.summary(result, lrs))
+    atomic.write_json("reports/plots/ex_by_hardness.json", report.ex_by_hardness(sql))
+    atomic.write_json("reports/plots/mmlu_by_category.json", report.mmlu_by_category(result))
+    atomic.write_json("reports/plots/tradeoff.json", report.tradeoff_points(result, lrs))
     logging.getLogger("report").info("results (also in reports/results.md):\n%s", report.plain_table(result))
 
 

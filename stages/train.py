@@ -2,7 +2,7 @@
 
 Writes adapters/<arm>/ (the LoRA adapter only), metrics/train_<arm>.json (loss, tokens, trainable
 parameters), metrics/speed_train_<arm>.json (tokens/s, wall time, peak memory) and DVCLive curves
-under dvclive/<arm>/.
+under dvclive/<arm>/; with curve.checkpoints > 0, adapters at evenly spaced steps under curves/<arm>/.
 """
 
 import json
@@ -26,7 +26,8 @@ def main(args, params):
     train_arm(identity, examples, root, params, arm_lr(params, args.arm), args.arm,
               adapter_dir=Path("adapters") / args.arm, metrics_path=Path(f"metrics/train_{args.arm}.json"),
               speed_path=Path(f"metrics/speed_train_{args.arm}.json"),
-              live_dir=None if args.no_curves else Path("dvclive") / args.arm)
+              live_dir=None if args.no_curves else Path("dvclive") / args.arm,
+              curve_dir=Path("curves") / args.arm, curve_points=params["curve"]["checkpoints"])
 
 
 if __name__ == "__main__":

@@ -73,7 +73,11 @@ def test_repro_then_nothing_then_an_experiment(project):
         assert train["steps"] == 2 and train["trainable_params"] > 0
         assert (dest / f"dvclive/{arm}/plots/metrics/loss.tsv").is_file()
     report = json.loads((dest / "metrics/report.json").read_text())
-    assert set(report["models"]) == {"base", "exp1", "exp2"}
+    assert set(report) == {"base", "exp1", "exp2"} and report["exp1"]["lr"] == 2e-4
+    assert {"d_ex", "d_ex_lo", "d_ex_hi", "p_ex", "d_mmlu", "d_mmlu_lo", "d_mmlu_hi", "p_mmlu"} <= set(report["exp2"])
+    for chart in ("ex_by_hardness", "mmlu_by_category", "tradeoff"):
+        assert json.loads((dest / f"reports/plots/{chart}.json").read_text())
+    assert json.loads((dest / "reports/plots/curve_exp1.json").read_text()) == []  # curve.checkpoints: 0
     assert "| exp1 |" in (dest / "reports/results.md").read_text()
     shown = sh(["dvc", "metrics", "show"], dest, env)
     assert "metrics/sql_exp1.json" in shown and "metrics/mmlu_base.json" in shown
@@ -85,6 +89,20 @@ def test_repro_then_nothing_then_an_experiment(project):
     sh(["git", "commit", "-qm", "baseline"], dest, env)
     exp = sh(["dvc", "exp", "run", "-S", "lr=5e-5"], dest, env)  # written as 5e-05, a string to PyYAML
     ran = {line.split("'")[1] for line in exp.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train_exp1", "eval_sql@exp1", "eval_mmlu@exp1", "report"}
+    assert ran == {"train_exp1", "eval_sql@exp1", "eval_mmlu@exp1", "report"}  # curve off: its input is unchanged
     table = sh(["dvc", "exp", "show", "--no-pager", "--csv"], dest, env)
     assert "5e-05" in table
+
+
+def test_learning_forgetting_curve_switch(project):
+    dest, env = project
+    sh(["dvc", "repro"], dest, env)
+    out = sh(["dvc", "exp", "run", "-S", "curve.checkpoints=2"], dest, env)
+    assert "Running stage 'curve@exp2'" in out
+    for arm in ("exp1", "exp2"):
+        points = json.loads((dest / f"reports/plots/curve_{arm}.json").read_text())
+        assert [p["step"] for p in points] == [0, 1, 2]  # the base model, then 2 evenly spaced of 2 steps
+        assert points[0]["d_ex"] == 0 and all(p["d_ex_lo"] <= p["d_ex"] <= p["d_ex_hi"] for p in points)
+        # the last checkpoint is the final adapter: its point is the report's point for the arm
+        final = {p["arm"]: p for p in json.loads((dest / "reports/plots/tradeoff.json").read_text())}[arm]
+        assert (points[-1]["d_ex"], points[-1]["d_mmlu"]) == (final["d_ex"], final["d_mmlu"])

@@ -56,3 +56,61 @@ def test_table_marks_deltas_that_cover_zero():
     assert math.isclose(result["models"]["base"]["average"]["score"], (0.5 + 1 + 0) / 3)
     text = markdown(result)
     assert "+75.0" in text and "†" in text
+
+
+def _result():
+    from tradeoff import report
+
+    sql = {m: [{"index": i, "verdict": v, "left_out": None, "hardness": "easy" if i < 2 else "hard"}
+               for i, v in enumerate(vs)] for m, vs in {"base": [1, 0, 0, 0], "exp1": [1, 1, 1, 0],
+                                                         "exp2": [1, 0, 1, 0]}.items()}
+    mm = {m: [{"subject": "astronomy", "index": i, "gold": "A", "pred": p} for i, p in enumerate(ps)]
+          for m, ps in {"base": "AAAB", "exp1": "ABBB", "exp2": "AABB"}.items()}
+    return sql, report.build(sql, mm, {"astronomy": "STEM"}, n_boot=200)
+
+
+def test_summary_and_plot_rows_carry_the_numbers_of_the_table():
+    from tradeoff import report
+
+    sql, result = _result()
+    s = report.summary(result, {"exp1": 2e-4, "exp2": 5e-5})
+    assert s["base"] == {"ex": 25.0, "mmlu": 75.0}
+    assert s["exp1"]["d_ex"] == 50.0 and s["exp1"]["d_mmlu"] == -50.0 and s["exp1"]["lr"] == 2e-4
+    assert s["exp1"]["d_ex_lo"] <= 50.0 <= s["exp1"]["d_ex_hi"]
+    rows = {(r["model"], r["group"]): r for r in report.ex_by_hardness(sql, n_boot=200)}
+    assert rows[("exp1", "easy")]["value"] == 100.0 and rows[("exp1", "hard")]["value"] == 50.0
+    assert rows[("base", "all")]["n"] == 4 and ("base", "medium") not in rows
+    cats = {(r["model"], r["group"]): r["value"] for r in report.mmlu_by_category(result)}
+    assert cats[("exp2", "STEM")] == 50.0 and cats[("base", "overall")] == 75.0
+    points = {p["arm"]: p for p in report.tradeoff_points(result, {"exp1": 2e-4, "exp2": 5e-5})}
+    assert set(points) == {"exp1", "exp2"} and points["exp2"]["d_ex"] == 25.0 and points["exp2"]["label"] == "exp2 (lr 5e-05)"
+
+
+def test_sweep_keeps_one_point_per_distinct_arm_setting():
+    from tradeoff import report, sweep
+
+    _, result = _result()
+
+    def rev(name, lr, r=16):
+        params = {"lr": lr, "exp2": {"lr": 5e-5}, "lora": {"r": r, "alpha": 32, "dropout": 0.0}, "train": {}}
+        metrics = report.summary(result, {"exp1": lr, "exp2": 5e-5})
+        return {"rev": name * 8, "name": name, "data": {"params": {"params.yaml": {"data": params}},
+                                                        "metrics": {"metrics/report.json": {"data": metrics}}}}
+
+    old = {"rev": "b" * 40, "name": "old", "data": {"params": {"params.yaml": {"data": {}}},
+                                                    "metrics": {"metrics/report.json": {"data": {"models": {}}}}}}
+    show = [{**rev("main", 2e-4), "experiments": [{"revs": [rev("a", 1e-4)]}, {"revs": [rev("b", 1e-3, r=64)]},
+                                                  {"revs": [old]}]}]
+    rows = sweep.points(show)
+    assert [(x["arm"], x["lr"], x["lora_r"]) for x in rows] == [
+        ("exp2", 5e-5, 16), ("exp1", 1e-4, 16), ("exp1", 2e-4, 16), ("exp2", 5e-5, 64), ("exp1", 1e-3, 64)]
+    assert "| a | exp1 | 0.0001 | 16 |" in sweep.markdown(rows)
+
+
+def test_curve_steps_are_evenly_spaced_and_end_at_the_last_step():
+    from tradeoff.curve import curve_steps
+
+    assert curve_steps(40, 4) == [10, 20, 30, 40]
+    assert curve_steps(2, 2) == [1, 2]
+    assert curve_steps(3, 5) == [1, 2, 3]
+    assert curve_steps(40, 0) == [] and curve_steps(0, 3) == []

@@ -83,6 +83,9 @@ SCHEMA: dict = {
         "chat_template": ((bool,), None, "true or false"),
         "category_map": ((str,), ("original", "lm_eval"), None),
     },
+    "curve": {
+        "checkpoints": ((int,), _non_negative, "0 (off) or the number of checkpoints to score per arm"),
+    },
 }
 
 

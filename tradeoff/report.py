@@ -162,3 +162,64 @@ def plain_table(result: dict) -> str:
         lines.append(f"{m:8}" + "".join(cells))
     lines.append("(Δ vs base in brackets; * = 95% interval excludes zero)")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- compact metrics and plot data
+
+
+def summary(result: dict, lrs: dict[str, float]) -> dict:
+    """A flat view for `dvc metrics show` / `dvc exp show`: per model EX and MMLU, per arm each
+    delta with its interval and p-value (in points, i.e. percent)."""
+    out = {}
+    for m, row in result["models"].items():
+        entry = {"ex": _round(row["EX"]["score"]), "mmlu": _round(row["overall"]["score"])}
+        if m != "base":
+            entry["lr"] = lrs.get(m)
+            for name, metric in (("ex", "EX"), ("mmlu", "overall")):
+                e = row[metric]
+                entry[f"d_{name}"] = _round(e["delta"])
+                entry[f"d_{name}_lo"], entry[f"d_{name}_hi"] = (_round(x) for x in e["delta_ci"])
+                entry[f"p_{name}"] = round(e["mcnemar_p"], 6)
+        out[m] = entry
+    return out
+
+
+def _round(x):
+    return None if x is None else round(100 * x, 2)
+
+
+def ex_by_hardness(sql: dict[str, list[dict]], n_boot: int = 2000, seed: int = 0) -> list[dict]:
+    """Rows (model, group=hardness, value, lo, hi, n) for the EX-by-hardness chart, in %."""
+    rows = []
+    for m, records in sql.items():
+        scored = [r for r in records if r["left_out"] is None]
+        for level in ("easy", "medium", "hard", "extra", "all"):
+            hits = [int(r["verdict"]) for r in scored if level == "all" or r["hardness"] == level]
+            if not hits:
+                continue
+            lo, hi = paired_bootstrap(hits, hits, n_boot, seed)["arm"]
+            rows.append({"model": m, "group": level, "value": _round(sum(hits) / len(hits)), "lo": _round(lo),
+                         "hi": _round(hi), "n": len(hits)})
+    return rows
+
+
+def mmlu_by_category(result: dict) -> list[dict]:
+    """Rows (model, group=category, value, lo, hi, n) for the MMLU-per-category chart, in %."""
+    return [{"model": m, "group": c, "value": _round(row[c]["score"]), "lo": _round(row[c]["ci"][0]),
+             "hi": _round(row[c]["ci"][1]), "n": row[c]["n"]}
+            for m, row in result["models"].items() for c in (*CATEGORY_COLUMNS, "overall")
+            if row[c]["score"] is not None]
+
+
+def tradeoff_points(result: dict, lrs: dict[str, float]) -> list[dict]:
+    """One point per arm in the trade-off plane: ΔMMLU (overall) against ΔEX, with intervals."""
+    rows = []
+    for m, row in result["models"].items():
+        if m == "base":
+            continue
+        ex, mm = row["EX"], row["overall"]
+        rows.append({"arm": m, "label": f"{m} (lr {lrs.get(m):g})" if lrs.get(m) is not None else m,
+                     "d_ex": _round(ex["delta"]), "d_ex_lo": _round(ex["delta_ci"][0]),
+                     "d_ex_hi": _round(ex["delta_ci"][1]), "d_mmlu": _round(mm["delta"]),
+                     "d_mmlu_lo": _round(mm["delta_ci"][0]), "d_mmlu_hi": _round(mm["delta_ci"][1])})
+    return rows

@@ -8,6 +8,7 @@ import sys
 
 from . import TradeoffError
 from .config import load_params
+from .gpu import claim_gpu
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def run(main, args: argparse.Namespace) -> None:
                         datefmt="%H:%M:%S")
     for noisy in ("httpx", "urllib3", "filelock", "dvclive"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    claim_gpu()  # before anything imports torch
     try:
         params = load_params(args.params)
         main(args, params)

@@ -20,7 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import TradeoffError, atomic, prompts
+from . import TradeoffError, atomic, curve, prompts
 from .models import load_tokenizer, model_source, pick_dtype
 from .spider_data import database_path
 
@@ -72,6 +72,24 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _save_for_curve(folder: Path, n: int):
+    """A callback that saves the LoRA adapter at n evenly spaced steps (for the curve stage)."""
+    from transformers import TrainerCallback
+
+    class SaveForCurve(TrainerCallback):
+        steps: list[int] = []
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.steps = curve.curve_steps(state.max_steps, n)
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step in self.steps and state.is_world_process_zero:
+                with atomic.output_dir(folder / f"step-{state.global_step:05d}") as tmp:
+                    model.save_pretrained(tmp)
+
+    return SaveForCurve()
+
+
 def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
     """TRL's SFTConfig from the `train` params (one place, shared with bench/train_speed.py)."""
     import torch
@@ -110,11 +128,12 @@ def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
 
 def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: dict, lr: float, arm: str,
               adapter_dir: Path, metrics_path: Path, speed_path: Path, checkpoints_root: Path = Path("checkpoints"),
-              live_dir: Path | None = None) -> dict:
+              live_dir: Path | None = None, curve_dir: Path | None = None, curve_points: int = 0) -> dict:
     """Train one LoRA arm; write its adapter, its train metrics and its speed figures atomically."""
     import torch
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, set_seed
+    from accelerate import PartialState
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
@@ -128,7 +147,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
                     params["prompt"]["max_prompt_tokens"])
 
     settings = {"lr": lr, "lora": lora, "train": t, "model": identity.get("sha256") or identity.get("revision"),
-                "dtype": params["model"]["dtype"]}
+                "dtype": params["model"]["dtype"], "curve_points": curve_points}
     fp = fingerprint(settings, rows)
     ckpt_dir = checkpoints_root / arm
     fp_file = ckpt_dir / "fingerprint.json"
@@ -138,16 +157,21 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
     if previous.get("fingerprint") == fp and not previous.get("finished"):
         resume = get_last_checkpoint(str(ckpt_dir))
     tokens_before = 0  # read now: save_total_limit deletes this checkpoint during training
+    # under `accelerate launch` (data parallel) every process runs this; one of them does the files
+    process = PartialState()
     if resume:
         log.info("resuming %s from %s (same params and data as the interrupted run)", arm, resume)
         state = json.loads((Path(resume) / "trainer_state.json").read_text())
         tokens_before = int(state.get("num_input_tokens_seen", 0))
-    else:
+    elif process.is_main_process:
         if ckpt_dir.exists():
             log.info("starting %s afresh (%s)", arm, "the last run finished" if previous.get("fingerprint") == fp
                      else "params or data changed")
             shutil.rmtree(ckpt_dir)
+        if curve_dir is not None and curve_dir.exists():
+            shutil.rmtree(curve_dir)
         atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings, "finished": False})
+    process.wait_for_everyone()
 
     dtype = pick_dtype(params["model"]["dtype"])
     on_gpu = torch.cuda.is_available()
@@ -165,7 +189,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
     from datasets import Dataset
 
     callbacks = []
-    if live_dir is not None:
+    if live_dir is not None and process.is_main_process:
         from dvclive import Live
         from transformers.integrations import DVCLiveCallback
 
@@ -179,17 +203,24 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
 
         live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None, resume=bool(resume))
         callbacks.append(StepAlignedDVCLive(live=live))
+    if curve_dir is not None and curve_points > 0:
+        callbacks.append(_save_for_curve(curve_dir, curve_points))
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                          peft_config=peft_config, callbacks=callbacks)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     start = time.monotonic()
     result = trainer.train(resume_from_checkpoint=resume)
     wall = time.monotonic() - start
-    with atomic.output_dir(adapter_dir) as tmp:
-        trainer.model.save_pretrained(tmp)
-    atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings, "finished": True})
     if callbacks:
         callbacks[0].live.end()
+    if not trainer.accelerator.is_main_process:
+        return {}
+    with atomic.output_dir(adapter_dir) as tmp:
+        trainer.model.save_pretrained(tmp)
+    if curve_dir is not None:
+        curve_dir.mkdir(parents=True, exist_ok=True)
+        curve.write_steps_file(curve_dir)
+    atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings, "finished": True})
 
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     tokens = int(trainer.state.num_input_tokens_seen)
@@ -214,6 +245,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         "wall_s": round(wall, 1),
         "peak_memory_mb": round(_peak_memory_mb(), 1),
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "processes": process.num_processes,
         "resumed_from": Path(resume).name if resume else None,
     }
     atomic.write_json(metrics_path, metrics)
