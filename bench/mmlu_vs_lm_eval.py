@@ -9,7 +9,6 @@ this one run. lm-eval is a development-only dependency: pip install -r requireme
 """
 
 import argparse
-import json
 import logging
 import time
 

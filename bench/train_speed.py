@@ -11,7 +11,6 @@ weight were trained) and 4N (what LoRA needs: the frozen weights get no weight g
 """
 
 import argparse
-import json
 import logging
 import tempfile
 import time

@@ -10,11 +10,7 @@ from pathlib import Path
 
 from tradeoff import atomic, curve, mmlu, spider_data, text_to_sql
 from tradeoff.models import load_for_eval
-from tradeoff.stage import parser, run
-
-
-def read_jsonl(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+from tradeoff.stage import parser, read_jsonl, run
 
 
 def main(args, params):

@@ -5,19 +5,13 @@ Also writes metrics/report.json (a flat summary for `dvc exp show`) and the data
 charts that dvc.yaml declares: reports/plots/{ex_by_hardness,mmlu_by_category,tradeoff}.json.
 """
 
-import json
 import logging
-from pathlib import Path
 
 from tradeoff import atomic, mmlu, report
 from tradeoff.config import arm_lr
-from tradeoff.stage import parser, run
+from tradeoff.stage import parser, read_jsonl, run
 
 MODELS = ("base", "exp1", "exp2")
-
-
-def read_jsonl(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def main(args, params):

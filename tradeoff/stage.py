@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from pathlib import Path
 
 from . import TradeoffError
 from .config import load_params
@@ -15,6 +17,11 @@ def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
     return p
+
+
+def read_jsonl(path) -> list[dict]:
+    """The records of a predictions file that an earlier stage wrote."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def run(main, args: argparse.Namespace) -> None:

@@ -37,7 +37,8 @@ def experiments(show: list[dict]) -> list[tuple[str, dict]]:
             for rev in exp.get("revs") or []:
                 if rev.get("data"):
                     out.append((rev.get("name") or rev["rev"][:7], rev["data"]))
-    return out
+    # the workspace last: where it equals a commit, the commit's name is the one kept
+    return sorted(out, key=lambda item: item[0] == "workspace")
 
 
 def points(show: list[dict]) -> list[dict]:
@@ -83,7 +84,7 @@ def chart(rows: list[dict], out: Path, template_dir: Path) -> None:
                             title="Sweep: learning (ΔEX) vs forgetting (ΔMMLU), one point per arm setting",
                             x="d_mmlu", y="d_ex")
     tmp = out.with_name(out.name + ".tmp.html")
-    render_html([renderer], tmp)
+    render_html([renderer], tmp, html_template=template_dir / "page.html")  # UTF-8, for the minus signs
     tmp.replace(out)
 
 
