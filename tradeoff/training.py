@@ -158,7 +158,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         resume = get_last_checkpoint(str(ckpt_dir))
     tokens_before = 0  # read now: save_total_limit deletes this checkpoint during training
     # under `accelerate launch` (data parallel) every process runs this; one of them does the files
-    process = PartialState()
+    process = PartialState(cpu=not torch.cuda.is_available())  # the same state the Trainer will use
     if resume:
         log.info("resuming %s from %s (same params and data as the interrupted run)", arm, resume)
         state = json.loads((Path(resume) / "trainer_state.json").read_text())
