@@ -4,24 +4,16 @@ Writes predictions/mmlu_<model>.jsonl (subject, index, gold, predicted letter, f
 log-likelihoods) and metrics/mmlu_<model>.json (accuracy per category and subject, with counts).
 """
 
-import json
 from pathlib import Path
 
-from tradeoff import atomic, mmlu
-from tradeoff.models import load_for_eval
+from tradeoff import atomic, evaluation
 from tradeoff.stage import parser, run
 
 
 def main(args, params):
-    identity = json.loads(Path("data/prepared/model.json").read_text())
-    p = params["eval_mmlu"]
-    categories = mmlu.category_map(p["category_map"])
-    questions, shots = mmlu.load_csv_dir(Path("data/prepared/mmlu"), "test")
-    questions = mmlu.select(questions, categories, p["categories"], p["limit_per_subject"])
     adapter = None if args.model == "base" else Path("adapters") / args.model
-    model, tokenizer = load_for_eval(identity, params["model"]["dtype"], adapter)
-    records, summary = mmlu.score(model, tokenizer, questions, shots, p["shots"], categories, p["batch_size"],
-                                  p["chat_template"])
+    model, tokenizer = evaluation.load(params, adapter)
+    records, summary = evaluation.score_mmlu(model, tokenizer, params)
     atomic.write_jsonl(f"predictions/mmlu_{args.model}.jsonl", records)
     atomic.write_json(f"metrics/mmlu_{args.model}.json", summary)
 

@@ -8,7 +8,6 @@ with 95% paired-bootstrap intervals, from step 0 (the base model, at the origin)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from . import report
@@ -41,10 +40,7 @@ def origin(arm: str, lr: float | None = None) -> dict:
 
 
 def write_steps_file(folder: Path) -> None:
+    """An index of the saved steps; it also keeps the DVC output folder non-empty when the curve is off."""
     from . import atomic
 
     atomic.write_json(folder / "steps.json", [s for s, _ in saved_steps(folder)])
-
-
-def read_steps_file(folder: Path) -> list[int]:
-    return json.loads((folder / "steps.json").read_text())

@@ -133,7 +133,7 @@ def _check_sha256(path: Path, spec: dict, shown_as: Path | None = None) -> None:
                             "refusing to use it: delete it to download the parts again")
 
 
-def convert_gguf(gguf: Path, out_dir: Path) -> None:
+def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     """Dequantize a GGUF checkpoint into a plain safetensors one (float32) that training accepts."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -149,7 +149,7 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
     with atomic.output_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        atomic.write_json(tmp / "source.json", {"gguf": gguf.name, "gguf_sha256": sha256_file(gguf)})
+        atomic.write_json(tmp / "source.json", {"gguf": gguf.name, "gguf_sha256": digest})
 
 
 def _bundled_identity(name: str, models_dir: Path) -> dict:
@@ -159,7 +159,7 @@ def _bundled_identity(name: str, models_dir: Path) -> dict:
     out = models_dir / f"{spec['dir']}-{digest[:12]}"
     source = out / "source.json"
     if not (source.is_file() and json.loads(source.read_text()).get("gguf_sha256") == digest):
-        convert_gguf(gguf, out)
+        convert_gguf(gguf, out, digest)  # the file was hashed once, above
     return {"kind": "bundled", "name": name, "model": spec["model"], "source": f"{spec['distribution']} {spec['file']}",
             "license": spec["license"], "sha256": digest, "path": str(out)}
 

@@ -77,8 +77,6 @@ def _save_for_curve(folder: Path, n: int):
     from transformers import TrainerCallback
 
     class SaveForCurve(TrainerCallback):
-        steps: list[int] = []
-
         def on_train_begin(self, args, state, control, **kwargs):
             self.steps = curve.curve_steps(state.max_steps, n)
 
@@ -188,7 +186,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
     config = sft_config(t, lr, ckpt_dir, dtype, on_gpu)
     from datasets import Dataset
 
-    callbacks = []
+    callbacks, live = [], None
     if live_dir is not None and process.is_main_process:
         from dvclive import Live
         from transformers.integrations import DVCLiveCallback
@@ -211,8 +209,8 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
     start = time.monotonic()
     result = trainer.train(resume_from_checkpoint=resume)
     wall = time.monotonic() - start
-    if callbacks:
-        callbacks[0].live.end()
+    if live is not None:  # callbacks[0] is not always DVCLive's (the curve's callback, --no-curves)
+        live.end()
     if not trainer.accelerator.is_main_process:
         return {}
     with atomic.output_dir(adapter_dir) as tmp:
