@@ -22,7 +22,7 @@ def main(args, params):
     atomic.write_json("reports/results.json", result)
     atomic.write_text("reports/results.md", report.markdown(result))
     atomic.write_json("metrics/report.json", report.summary(result, lrs))
-    atomic.write_json("reports/plots/ex_by_hardness.json", report.ex_by_hardness(sql))
+    atomic.write_json("reports/plots/ex_by_hardness.json", report.ex_by_hardness(result))
     atomic.write_json("reports/plots/mmlu_by_category.json", report.mmlu_by_category(result))
     atomic.write_json("reports/plots/tradeoff.json", report.tradeoff_points(result, lrs))
     logging.getLogger("report").info("results (also in reports/results.md):\n%s", report.plain_table(result))

@@ -77,7 +77,7 @@ def test_summary_and_plot_rows_carry_the_numbers_of_the_table():
     assert s["base"] == {"ex": 25.0, "mmlu": 75.0}
     assert s["exp1"]["d_ex"] == 50.0 and s["exp1"]["d_mmlu"] == -50.0 and s["exp1"]["lr"] == 2e-4
     assert s["exp1"]["d_ex_lo"] <= 50.0 <= s["exp1"]["d_ex_hi"]
-    rows = {(r["model"], r["group"]): r for r in report.ex_by_hardness(sql, n_boot=200)}
+    rows = {(r["model"], r["group"]): r for r in report.ex_by_hardness(result)}
     assert rows[("exp1", "easy")]["value"] == 100.0 and rows[("exp1", "hard")]["value"] == 50.0
     assert rows[("base", "all")]["n"] == 4 and ("base", "medium") not in rows
     cats = {(r["model"], r["group"]): r["value"] for r in report.mmlu_by_category(result)}
@@ -114,3 +114,22 @@ def test_curve_steps_are_evenly_spaced_and_end_at_the_last_step():
     assert curve_steps(2, 2) == [1, 2]
     assert curve_steps(3, 5) == [1, 2, 3]
     assert curve_steps(40, 0) == [] and curve_steps(0, 3) == []
+
+
+def test_table_shows_ex_per_hardness_with_deltas_and_other_only_when_scored():
+    from tradeoff import report
+
+    sql, result = _result()
+    text = report.markdown(result)
+    assert "MMLU other" not in text
+    by_level = text.split("Spider EX by hardness")[1]
+    # exp1 solves both easy questions (base one) and one of two hard ones (base none)
+    assert "| easy (2) | hard (2) |" in by_level and "medium" not in by_level
+    assert "100.0 [100.0, 100.0]<br>Δ +50.0" in by_level
+    assert result["models"]["exp1"]["EX hard"]["delta"] == 0.5
+    mm = {m: [{"subject": "astronomy", "index": 0, "gold": "A", "pred": "A"},
+              {"subject": "marketing", "index": 0, "gold": "A", "pred": p}] for m, p in (("base", "B"), ("exp1", "A"))}
+    two = report.build({m: sql[m] for m in ("base", "exp1")}, mm, {"astronomy": "STEM", "marketing": "other"},
+                       n_boot=50)
+    assert "| MMLU other |" in report.markdown(two) and two["models"]["exp1"]["other"]["delta"] == 1.0
+    assert two["models"]["exp1"]["overall"]["n"] == 2

@@ -80,3 +80,15 @@ def test_packed_examples_do_not_see_each_other(bundled, tokenizer, attn):
         together = model(input_ids=packed, position_ids=positions, use_cache=False).logits[0, len(a):]
         alone = model(input_ids=b[None]).logits[0]
     assert torch.allclose(together, alone, atol=1e-4)
+
+
+def test_resumed_run_drops_the_curve_rows_after_its_checkpoint(tmp_path):
+    from tradeoff.training import trim_live_curves
+
+    metrics = tmp_path / "plots" / "metrics"
+    (metrics / "train").mkdir(parents=True)
+    (metrics / "loss.tsv").write_text("step\tloss\n2\t2.1\n4\t1.9\n6\t1.5\n8\t1.4\n10\t1.2\n")
+    (metrics / "train" / "loss.tsv").write_text("step\tloss\n40\t0.7\n")
+    trim_live_curves(tmp_path, 6)  # the interrupted run had logged steps 8 and 10 after checkpoint 6
+    assert (metrics / "loss.tsv").read_text() == "step\tloss\n2\t2.1\n4\t1.9\n6\t1.5\n"
+    assert (metrics / "train" / "loss.tsv").read_text() == "step\tloss\n"

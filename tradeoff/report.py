@@ -11,6 +11,7 @@ import math
 import random
 
 CATEGORY_COLUMNS = ("STEM", "humanities", "social sciences")
+HARDNESS = ("easy", "medium", "hard", "extra")
 
 
 # --------------------------------------------------------------------------- statistics (pure)
@@ -61,12 +62,19 @@ def discordant(base: list[int], arm: list[int]) -> tuple[int, int]:
 # --------------------------------------------------------------------------- the table
 
 
-def _sql_vector(records: list[dict]) -> dict:
-    return {r["index"]: int(r["verdict"]) for r in records if r["left_out"] is None}
+def _sql_vectors(records: list[dict]) -> dict[str, dict]:
+    """EX over all scored questions ("EX") and per Spider hardness level ("EX easy", ...)."""
+    out: dict[str, dict] = {"EX": {}, **{f"EX {h}": {} for h in HARDNESS}}
+    for r in records:
+        if r["left_out"] is None:
+            out["EX"][r["index"]] = int(r["verdict"])
+            if r.get("hardness") in HARDNESS:
+                out[f"EX {r['hardness']}"][r["index"]] = int(r["verdict"])
+    return out
 
 
 def _mmlu_vectors(records: list[dict], categories: dict[str, str]) -> dict[str, dict]:
-    out: dict[str, dict] = {c: {} for c in (*CATEGORY_COLUMNS, "overall")}
+    out: dict[str, dict] = {c: {} for c in (*CATEGORY_COLUMNS, "other", "overall")}
     for r in records:
         key = (r["subject"], r["index"])
         hit = int(r["pred"] == r["gold"])
@@ -82,8 +90,8 @@ def build(sql: dict[str, list[dict]], mmlu: dict[str, list[dict]], categories: d
     """The results as JSON: per model, each score with its interval, and per arm each delta
     against base with its interval and McNemar p-value."""
     models = list(sql)
-    vectors = {m: {"EX": _sql_vector(sql[m]), **_mmlu_vectors(mmlu[m], categories)} for m in models}
-    metrics = ["EX", *CATEGORY_COLUMNS, "overall"]
+    vectors = {m: {**_sql_vectors(sql[m]), **_mmlu_vectors(mmlu[m], categories)} for m in models}
+    metrics = ["EX", *(f"EX {h}" for h in HARDNESS), *CATEGORY_COLUMNS, "other", "overall"]
     result = {"models": {}, "n_boot": n_boot, "seed": seed}
     for m in models:
         row = {}
@@ -119,30 +127,50 @@ def _signed(x) -> str:
     return "n/a" if x is None else f"{100 * x:+.1f}"
 
 
-def markdown(result: dict) -> str:
-    cols = ["EX", *CATEGORY_COLUMNS, "average", "overall"]
-    header = ["model", "Spider EX", "MMLU STEM", "MMLU humanities", "MMLU social sci.", "MMLU avg", "MMLU overall"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def _cell(m: str, e: dict) -> str:
+    """score [interval], and for an arm the delta [interval] (marked † when it covers zero) and p."""
+    lo, hi = e["ci"]
+    text = f"{_pct(e['score'])} [{_pct(lo)}, {_pct(hi)}]"
+    if m != "base" and e["score"] is not None:
+        dlo, dhi = e["delta_ci"]
+        mark = " †" if e["delta_covers_zero"] else ""
+        text += f"<br>Δ {_signed(e['delta'])} [{_signed(dlo)}, {_signed(dhi)}]{mark} p={e['mcnemar_p']:.3g}"
+    return text
+
+
+def _table(result: dict, columns: list[tuple[str, str]]) -> list[str]:
+    lines = ["| model | " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * (len(columns) + 1)]
     for m, row in result["models"].items():
-        cells = [m]
-        for c in cols:
-            e = row[c]
-            if c == "average":
+        cells = []
+        for key, _ in columns:
+            if key == "average":
+                e = row[key]
                 cells.append(_pct(e["score"]) + ("" if m == "base" else f" ({_signed(e.get('delta'))})"))
-                continue
-            lo, hi = e["ci"]
-            text = f"{_pct(e['score'])} [{_pct(lo)}, {_pct(hi)}]"
-            if m != "base":
-                dlo, dhi = e["delta_ci"]
-                mark = " †" if e["delta_covers_zero"] else ""
-                text += f"<br>Δ {_signed(e['delta'])} [{_signed(dlo)}, {_signed(dhi)}]{mark} p={e['mcnemar_p']:.3g}"
-            cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
-    n = result["models"]["base"]
+            else:
+                cells.append(_cell(m, row[key]))
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(result: dict) -> str:
+    """The results table, then Spider EX per hardness level; MMLU's `other` column only when
+    those subjects were scored."""
+    base = result["models"]["base"]
+    columns = [("EX", "Spider EX"), ("STEM", "MMLU STEM"), ("humanities", "MMLU humanities"),
+               ("social sciences", "MMLU social sci.")]
+    if base["other"]["n"]:
+        columns.append(("other", "MMLU other"))
+    columns += [("average", "MMLU avg"), ("overall", "MMLU overall")]
+    lines = _table(result, columns)
+    counts = ", ".join(f"{c} {base[c]['n']}" for c in (*CATEGORY_COLUMNS, "other") if base[c]["n"])
     lines += ["", f"Scores in %, 95% paired-bootstrap intervals ({result['n_boot']} resamples, seed {result['seed']}); "
               "Δ against base with exact McNemar p; † marks a Δ whose interval covers zero. "
-              f"Questions: EX {n['EX']['n']}, STEM {n['STEM']['n']}, humanities {n['humanities']['n']}, "
-              f"social sciences {n['social sciences']['n']}. MMLU avg is the mean of the three categories."]
+              f"Questions: EX {base['EX']['n']}, {counts}. MMLU avg is the mean of STEM, humanities and "
+              "social sciences; MMLU overall is over all scored questions."]
+    levels = [h for h in HARDNESS if base[f"EX {h}"]["n"]]
+    if levels:
+        lines += ["", "Spider EX by hardness (the official levels):", ""]
+        lines += _table(result, [(f"EX {h}", f"{h} ({base[f'EX {h}']['n']})") for h in levels])
     return "\n".join(lines) + "\n"
 
 
@@ -188,26 +216,19 @@ def _round(x):
     return None if x is None else round(100 * x, 2)
 
 
-def ex_by_hardness(sql: dict[str, list[dict]], n_boot: int = 2000, seed: int = 0) -> list[dict]:
-    """Rows (model, group=hardness, value, lo, hi, n) for the EX-by-hardness chart, in %."""
-    rows = []
-    for m, records in sql.items():
-        scored = [r for r in records if r["left_out"] is None]
-        for level in ("easy", "medium", "hard", "extra", "all"):
-            hits = [int(r["verdict"]) for r in scored if level == "all" or r["hardness"] == level]
-            if not hits:
-                continue
-            lo, hi = paired_bootstrap(hits, hits, n_boot, seed)["arm"]
-            rows.append({"model": m, "group": level, "value": _round(sum(hits) / len(hits)), "lo": _round(lo),
-                         "hi": _round(hi), "n": len(hits)})
-    return rows
+def ex_by_hardness(result: dict) -> list[dict]:
+    """Rows (model, group=hardness or all, value, lo, hi, n) for the EX-by-hardness chart, in %."""
+    return [{"model": m, "group": h, "value": _round(e["score"]), "lo": _round(e["ci"][0]),
+             "hi": _round(e["ci"][1]), "n": e["n"]}
+            for m, row in result["models"].items() for h in (*HARDNESS, "all")
+            for e in [row["EX" if h == "all" else f"EX {h}"]] if e["n"]]
 
 
 def mmlu_by_category(result: dict) -> list[dict]:
     """Rows (model, group=category, value, lo, hi, n) for the MMLU-per-category chart, in %."""
     return [{"model": m, "group": c, "value": _round(row[c]["score"]), "lo": _round(row[c]["ci"][0]),
              "hi": _round(row[c]["ci"][1]), "n": row[c]["n"]}
-            for m, row in result["models"].items() for c in (*CATEGORY_COLUMNS, "overall")
+            for m, row in result["models"].items() for c in (*CATEGORY_COLUMNS, "other", "overall")
             if row[c]["score"] is not None]
 
 

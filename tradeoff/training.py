@@ -88,6 +88,16 @@ def _save_for_curve(folder: Path, n: int):
     return SaveForCurve()
 
 
+def trim_live_curves(live_dir: Path, last_step: int) -> None:
+    """Drop the DVCLive curve rows logged after `last_step`, the checkpoint a resumed run restarts
+    from, so that the resumed run does not log those steps twice."""
+    for tsv in Path(live_dir, "plots", "metrics").rglob("*.tsv"):
+        lines = tsv.read_text().splitlines(keepends=True)
+        keep = lines[:1] + [line for line in lines[1:] if int(float(line.split("\t", 1)[0])) <= last_step]
+        if len(keep) != len(lines):
+            atomic.write_text(tsv, "".join(keep))
+
+
 def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
     """TRL's SFTConfig from the `train` params (one place, shared with bench/train_speed.py)."""
     import torch
@@ -161,6 +171,8 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         log.info("resuming %s from %s (same params and data as the interrupted run)", arm, resume)
         state = json.loads((Path(resume) / "trainer_state.json").read_text())
         tokens_before = int(state.get("num_input_tokens_seen", 0))
+        if live_dir is not None and process.is_main_process:
+            trim_live_curves(live_dir, int(state["global_step"]))
     elif process.is_main_process:
         if ckpt_dir.exists():
             log.info("starting %s afresh (%s)", arm, "the last run finished" if previous.get("fingerprint") == fp
