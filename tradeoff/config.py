@@ -76,8 +76,9 @@ SCHEMA: dict = {
     },
     "eval_mmlu": {
         "shots": ((int,), lambda x: 0 <= x <= 5, "an integer from 0 to 5"),
-        "categories": ((list,), lambda xs: bool(xs) and all(x in CATEGORIES for x in xs),
-                       f"a non-empty list drawn from {list(CATEGORIES)}"),
+        "categories": ((list, str), lambda xs: xs == "all" or (isinstance(xs, list) and bool(xs)
+                                                               and all(x in CATEGORIES for x in xs)),
+                       f"`all` or a non-empty list drawn from {list(CATEGORIES)}"),
         "limit_per_subject": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
         "batch_size": ((int,), _positive, "an integer > 0"),
         "chat_template": ((bool,), None, "true or false"),
@@ -128,7 +129,13 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise TradeoffError(f"{path}: not valid YAML{where}") from None
-    _check(params, SCHEMA, "", path)
+    return check(params, path)
+
+
+def check(params: dict, source) -> dict:
+    """params itself when every key is known and every value allowed; otherwise a TradeoffError
+    naming `source` (a file, or where the values came from)."""
+    _check(params, SCHEMA, "", source)
     return params
 
 

@@ -32,6 +32,7 @@ def score_mmlu(model, tokenizer, params: dict) -> tuple[list[dict], dict]:
     p = params["eval_mmlu"]
     categories = mmlu.category_map(p["category_map"])
     questions, shots = mmlu.load_csv_dir(PREPARED / "mmlu", "test")
-    questions = mmlu.select(questions, categories, p["categories"], p["limit_per_subject"])
+    keep = None if p["categories"] == "all" else p["categories"]
+    questions = mmlu.select(questions, categories, keep, p["limit_per_subject"])
     return mmlu.score(model, tokenizer, questions, shots, p["shots"], categories, p["batch_size"],
                       p["chat_template"])

@@ -1,0 +1,60 @@
+"""Params profiles: what `python -m tradeoff.profile` prints is what DVC applies, and mistakes stop early."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tradeoff import profile
+from tradeoff.config import load_params
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ["--set", "data.spider=/data/spider_data.zip", "--set", "data.mmlu=hf:cais/mmlu"]
+
+
+@pytest.fixture(autouse=True)
+def _in_repo(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.mark.parametrize("profiles", [["profiles/real-study.yaml"],
+                                      ["profiles/real-study.yaml", "profiles/gemma-2b-it.yaml"]])
+def test_dvc_applies_the_printed_overrides_exactly_as_written_params(profiles, tmp_path, capsys):
+    from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` calls
+
+    assert profile.main([*profiles, *DATA, "--write-params", str(tmp_path / "merged.yaml")]) == 0
+    assert profile.main([*profiles, *DATA]) == 0
+    words = capsys.readouterr().out.split()  # the shell splits $(...) the same way
+    assert words[0::2] == ["-S"] * (len(words) // 2)
+    applied = tmp_path / "params.yaml"
+    applied.write_text((ROOT / "params.yaml").read_text())
+    apply_overrides(str(applied), words[1::2])
+    merged = load_params(tmp_path / "merged.yaml")
+    assert load_params(applied) == merged
+    assert merged["data"]["spider"] == "/data/spider_data.zip" and merged["eval_mmlu"]["categories"] == "all"
+    assert merged["data"]["sample_dev_per_db"] is None and merged["train"]["max_steps"] == -1
+    if len(profiles) == 2:
+        assert merged["model"]["name"] == "google/gemma-2b-it" and merged["model"]["dtype"] == "auto"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["profiles/real-study.yaml"], "profiles/real-study.yaml: data.spider is REQUIRED; give it with --set"),
+    (["profiles/real-study.yaml", *DATA, "--set", "train.batch_sise=4"], "--set: train.batch_sise is not a key"),
+    (["profiles/real-study.yaml", *DATA, "--set", "train.batch_size=0"], "train.batch_size = 0 is not allowed"),
+    (["profiles/real-study.yaml", "--set", "data.spider=/my data/spider.zip", "--set", "data.mmlu=x"],
+     "has white space"),
+    (["profiles/nope.yaml"], "profiles/nope.yaml: file not found"),
+])
+def test_mistakes_stop_with_one_line_and_write_nothing(args, message, tmp_path, capsys):
+    out = tmp_path / "merged.yaml"
+    assert profile.main([*args, "--write-params", str(out)] if "white" not in message else args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_a_key_of_an_unknown_profile_file_is_named(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"lora": {"rank": 8}}))
+    assert profile.main([str(bad)]) == 2
+    assert f"{bad}: lora.rank is not a key of params.yaml" in capsys.readouterr().err

@@ -1,0 +1,138 @@
+"""Params profiles: a named set of overrides of params.yaml (profiles/*.yaml), turned into the
+`-S key=value` arguments of `dvc exp run`, or merged into a params file for the stage scripts.
+
+    dvc exp run -n real-study $(python -m tradeoff.profile profiles/real-study.yaml \\
+        --set data.spider=/data/spider_data.zip --set data.mmlu=/data/mmlu)
+    python -m tradeoff.profile profiles/real-study.yaml profiles/gemma-2b-it.yaml --set ... --write-params real.yaml
+
+Later profiles and --set win over earlier ones. A profile value `REQUIRED` must be given with
+--set. Every key must exist in params.yaml and the merged result must pass its checks, so a typo
+stops here with one line instead of becoming an experiment that silently ignored it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import TradeoffError, atomic
+from .config import check, load_params
+
+REQUIRED = "REQUIRED"
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists are values."""
+    out = {}
+    for key, value in tree.items():
+        name = prefix + str(key)
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def read_profile(path: str | Path) -> dict[str, object]:
+    path = Path(path)
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TradeoffError(f"{path}: file not found") from None
+    except yaml.YAMLError:
+        raise TradeoffError(f"{path}: not valid YAML") from None
+    if not isinstance(tree, dict) or not tree:
+        raise TradeoffError(f"{path}: a profile is a non-empty mapping of params.yaml keys to values")
+    return flatten(tree)
+
+
+def parse_set(item: str) -> tuple[str, object]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise TradeoffError(f"--set {item!r}: expected key=value, e.g. data.mmlu=/data/mmlu")
+    return key, yaml.safe_load(value)
+
+
+def merge(base: dict, overrides: dict[str, object], where: dict[str, str]) -> dict:
+    """A deep copy of params `base` with the dotted `overrides` applied; `where` names the file
+    each override came from, for the error message."""
+    params = copy.deepcopy(base)
+    for key, value in overrides.items():
+        node, parts = params, key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise TradeoffError(f"{where[key]}: {key} is not a key of params.yaml")
+            node = node[part]
+        if parts[-1] not in node or isinstance(node[parts[-1]], dict):
+            raise TradeoffError(f"{where[key]}: {key} is not a key of params.yaml")
+        if value == REQUIRED:
+            raise TradeoffError(f"{where[key]}: {key} is {REQUIRED}; give it with --set {key}=...")
+        node[parts[-1]] = value
+    return params
+
+
+def _render(value) -> str:
+    """A value as `dvc exp run -S` reads it (YAML), in one shell word."""
+    if isinstance(value, list):
+        text = "[" + ",".join(_render(v) for v in value) + "]"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(value)
+    return text
+
+
+def set_arguments(overrides: dict[str, object], where: dict[str, str]) -> list[str]:
+    args = []
+    for key, value in overrides.items():
+        text = _render(value)
+        if not text or any(c.isspace() for c in text):
+            raise TradeoffError(f"{where[key]}: {key} = {value!r} has white space, which the shell would split; "
+                                f"give it to dvc yourself as -S '{key}=...'")
+        args += ["-S", f"{key}={text}"]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("profiles", nargs="+", help="profile files, applied in order")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="one more override (repeatable), e.g. data.spider=/data/spider_data.zip")
+    p.add_argument("--params", default="params.yaml", help="the params file the profile overrides")
+    p.add_argument("--write-params", metavar="FILE",
+                   help="write the merged params here (for the stage scripts' --params) instead of printing -S")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        overrides, where = {}, {}
+        for path in args.profiles:
+            for key, value in read_profile(path).items():
+                overrides.pop(key, None)  # keep the order of the last setting
+                overrides[key], where[key] = value, str(path)
+        for item in args.set:
+            key, value = parse_set(item)
+            overrides.pop(key, None)
+            overrides[key], where[key] = value, "--set"
+        merged = merge(load_params(args.params), overrides, where)
+        # the merged params must pass the same checks as params.yaml itself
+        check(merged, " + ".join([*args.profiles, *(["--set"] if args.set else [])]))
+        if args.write_params:
+            atomic.write_text(args.write_params, yaml.safe_dump(merged, sort_keys=False))
+        else:
+            print(" ".join(set_arguments(overrides, where)))
+    except TradeoffError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
