@@ -106,3 +106,24 @@ def test_learning_forgetting_curve_switch(project):
         # the last checkpoint is the final adapter: its point is the report's point for the arm
         final = {p["arm"]: p for p in json.loads((dest / "reports/plots/tradeoff.json").read_text())}[arm]
         assert (points[-1]["d_ex"], points[-1]["d_mmlu"]) == (final["d_ex"], final["d_mmlu"])
+
+
+def test_stages_without_dvc_record_their_cost(project, tmp_path):
+    """bench/real_study.py (the real study on a machine without DVC): per stage wall seconds and
+    rates, kept for the stages that finished when a later one fails."""
+    dest, env = project
+    timing = tmp_path / "timing.json"
+    script = [sys.executable, "bench/real_study.py", "--out", str(timing)]
+    out = sh([*script, "--params", "params.yaml", "--stages", "prepare", "eval_mmlu@base"], dest, env)
+    records = json.loads(timing.read_text())
+    assert [r["stage"] for r in records] == ["prepare", "eval_mmlu@base"] and all(r["exit"] == 0 for r in records)
+    mmlu = records[1]
+    assert mmlu["questions"] == 18 and mmlu["questions_per_s"] == pytest.approx(18 / mmlu["wall_s"], rel=0.02)
+    assert "| eval_mmlu@base | 0 |" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr: -1\n")
+    proc = subprocess.run([*script, "--params", str(bad), "--stages", "eval_sql@base", "report"], cwd=dest, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and f"{bad}: " in proc.stderr
+    records = json.loads(timing.read_text())
+    assert [(r["stage"], r["exit"]) for r in records] == [("prepare", 0), ("eval_mmlu@base", 0), ("eval_sql@base", 2)]

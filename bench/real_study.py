@@ -1,0 +1,99 @@
+"""Run the study's stages in order without DVC (e.g. on a rented GPU) and record what each cost:
+wall seconds per stage (model loading included: what a user waits), training tokens/s, and
+questions/s of each evaluation.
+
+    python -m tradeoff.profile profiles/real-study.yaml --set data.spider=... --set data.mmlu=... --write-params real.yaml
+    python bench/real_study.py --params real.yaml [--stages train_exp1 eval_sql@base ...] [--timeout 900]
+
+Appends one record per stage to --out (default bench/results/real_study_timing.json, rewritten
+atomically after every stage, so a run cut short keeps what finished) and prints the table.
+The stages write their usual outputs (metrics/, predictions/, adapters/, reports/).
+"""
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tradeoff import atomic  # noqa: E402
+
+MODELS = ("base", "exp1", "exp2")
+STAGES = ["prepare", "train_exp1", "train_exp2", *(f"eval_sql@{m}" for m in MODELS),
+          *(f"eval_mmlu@{m}" for m in MODELS), "report"]
+log = logging.getLogger("real_study")
+
+
+def command(stage: str, params: str) -> list[str]:
+    name, _, model = stage.partition("@")
+    if name.startswith("train_"):
+        args = ["stages/train.py", "--arm", name.removeprefix("train_"), "--no-curves"]
+    elif model:
+        args = [f"stages/{name}.py", "--model", model]
+    else:
+        args = [f"stages/{name}.py"]
+    return [sys.executable, *args, "--params", params]
+
+
+def rates(stage: str) -> dict:
+    """What the stage's own metrics say about its speed."""
+    name, _, model = stage.partition("@")
+    metrics = ROOT / "metrics"
+    if name.startswith("train_"):
+        speed = json.loads((metrics / f"speed_{name}.json").read_text())
+        train = json.loads((metrics / f"{name}.json").read_text())
+        return {"tokens_per_s": speed["tokens_per_s"], "train_s": speed["wall_s"], "tokens": train["tokens_seen"],
+                "steps": train["steps"], "peak_memory_mb": speed["peak_memory_mb"]}
+    if name == "eval_sql":
+        m = json.loads((metrics / f"sql_{model}.json").read_text())
+        return {"questions": m["n_scored"], "ex": m["ex"]}
+    if name == "eval_mmlu":
+        m = json.loads((metrics / f"mmlu_{model}.json").read_text())
+        return {"questions": m["n"], "acc": m["acc"]}
+    return {}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--params", required=True, help="the params file for every stage (see tradeoff.profile)")
+    p.add_argument("--stages", nargs="+", choices=STAGES, default=STAGES, help="stages to run, in this order")
+    p.add_argument("--timeout", type=float, default=None, help="stop a stage after this many seconds")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "real_study_timing.json")
+    args = p.parse_args()
+    params = str(Path(args.params).resolve())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    records = json.loads(args.out.read_text()) if args.out.is_file() else []
+    for stage in args.stages:
+        log.info("%s: %s", stage, " ".join(command(stage, params)[1:]))
+        start = time.monotonic()
+        try:
+            rc = subprocess.run(command(stage, params), cwd=ROOT, timeout=args.timeout).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+        wall = time.monotonic() - start
+        record = {"stage": stage, "exit": rc, "wall_s": round(wall, 1)}
+        if rc == 0:
+            record.update(rates(stage))
+            if "questions" in record:
+                record["questions_per_s"] = round(record["questions"] / wall, 2)
+        records = [r for r in records if r["stage"] != stage] + [record]
+        atomic.write_json(args.out, records)
+        log.info("%s", record)
+        if rc != 0:
+            break
+    print("\n| stage | exit | wall s | tokens/s | questions/s |\n|---|---|---|---|---|")
+    for r in records:
+        tps = f"{r['tokens_per_s']:,.0f}" if "tokens_per_s" in r else ""
+        print(f"| {r['stage']} | {r['exit']} | {r['wall_s']:.1f} | {tps} | {r.get('questions_per_s', '')} |")
+    return 0 if all(r["exit"] == 0 for r in records) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
