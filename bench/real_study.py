@@ -5,7 +5,7 @@ questions/s of each evaluation.
     python -m tradeoff.profile profiles/real-study.yaml --set data.spider=... --set data.mmlu=... --write-params real.yaml
     python bench/real_study.py --params real.yaml [--stages train_exp1 eval_sql@base ...] [--timeout 900]
 
-Appends one record per stage to --out (default bench/results/real_study_timing.json, rewritten
+Keeps one record per stage, with the hardware and commit, in --out (default bench/results/real_study_timing.json, rewritten
 atomically after every stage, so a run cut short keeps what finished) and prints the table.
 The stages write their usual outputs (metrics/, predictions/, adapters/, reports/).
 """
@@ -58,6 +58,24 @@ def rates(stage: str) -> dict:
     return {}
 
 
+def hardware() -> str:
+    import os
+
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()}x {torch.cuda.get_device_name()}"
+    return f"CPU, {os.cpu_count()} cores"
+
+
+def commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except FileNotFoundError:  # no git on this machine
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None  # None: a copy of the tree without .git
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -69,7 +87,9 @@ def main():
     params = str(Path(args.params).resolve())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
-    records = json.loads(args.out.read_text()) if args.out.is_file() else []
+    run = json.loads(args.out.read_text()) if args.out.is_file() else {"stages": []}
+    run.update({"hardware": hardware(), "commit": commit(), "params": params})
+    records = run["stages"]
     for stage in args.stages:
         log.info("%s: %s", stage, " ".join(command(stage, params)[1:]))
         start = time.monotonic()
@@ -84,11 +104,13 @@ def main():
             if "questions" in record:
                 record["questions_per_s"] = round(record["questions"] / wall, 2)
         records = [r for r in records if r["stage"] != stage] + [record]
-        atomic.write_json(args.out, records)
+        run["stages"] = records
+        atomic.write_json(args.out, run)
         log.info("%s", record)
         if rc != 0:
             break
-    print("\n| stage | exit | wall s | tokens/s | questions/s |\n|---|---|---|---|---|")
+    print(f"\n{run['hardware']}, commit {run['commit']}\n\n| stage | exit | wall s | tokens/s | questions/s |\n"
+          "|---|---|---|---|---|")
     for r in records:
         tps = f"{r['tokens_per_s']:,.0f}" if "tokens_per_s" in r else ""
         print(f"| {r['stage']} | {r['exit']} | {r['wall_s']:.1f} | {tps} | {r.get('questions_per_s', '')} |")

@@ -115,7 +115,9 @@ def test_stages_without_dvc_record_their_cost(project, tmp_path):
     timing = tmp_path / "timing.json"
     script = [sys.executable, "bench/real_study.py", "--out", str(timing)]
     out = sh([*script, "--params", "params.yaml", "--stages", "prepare", "eval_mmlu@base"], dest, env)
-    records = json.loads(timing.read_text())
+    run = json.loads(timing.read_text())
+    records = run["stages"]
+    assert run["hardware"].startswith(("CPU", "1x")) and run["params"].endswith("params.yaml")
     assert [r["stage"] for r in records] == ["prepare", "eval_mmlu@base"] and all(r["exit"] == 0 for r in records)
     mmlu = records[1]
     assert mmlu["questions"] == 18 and mmlu["questions_per_s"] == pytest.approx(18 / mmlu["wall_s"], rel=0.02)
@@ -125,5 +127,5 @@ def test_stages_without_dvc_record_their_cost(project, tmp_path):
     proc = subprocess.run([*script, "--params", str(bad), "--stages", "eval_sql@base", "report"], cwd=dest, env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 1 and f"{bad}: " in proc.stderr
-    records = json.loads(timing.read_text())
+    records = json.loads(timing.read_text())["stages"]
     assert [(r["stage"], r["exit"]) for r in records] == [("prepare", 0), ("eval_mmlu@base", 0), ("eval_sql@base", 2)]
