@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 import random
 
-CATEGORY_COLUMNS = ("STEM", "humanities", "social sciences")
-HARDNESS = ("easy", "medium", "hard", "extra")
+from .config import CATEGORIES
+from .hardness import LEVELS as HARDNESS
+
+CATEGORY_COLUMNS = CATEGORIES[:3]  # STEM, humanities, social sciences: the study's three (MMLU avg)
 
 
 # --------------------------------------------------------------------------- statistics (pure)
@@ -74,7 +76,7 @@ def _sql_vectors(records: list[dict]) -> dict[str, dict]:
 
 
 def _mmlu_vectors(records: list[dict], categories: dict[str, str]) -> dict[str, dict]:
-    out: dict[str, dict] = {c: {} for c in (*CATEGORY_COLUMNS, "other", "overall")}
+    out: dict[str, dict] = {c: {} for c in (*CATEGORIES, "overall")}
     for r in records:
         key = (r["subject"], r["index"])
         hit = int(r["pred"] == r["gold"])
@@ -91,7 +93,7 @@ def build(sql: dict[str, list[dict]], mmlu: dict[str, list[dict]], categories: d
     against base with its interval and McNemar p-value."""
     models = list(sql)
     vectors = {m: {**_sql_vectors(sql[m]), **_mmlu_vectors(mmlu[m], categories)} for m in models}
-    metrics = ["EX", *(f"EX {h}" for h in HARDNESS), *CATEGORY_COLUMNS, "other", "overall"]
+    metrics = ["EX", *(f"EX {h}" for h in HARDNESS), *CATEGORIES, "overall"]
     result = {"models": {}, "n_boot": n_boot, "seed": seed}
     for m in models:
         row = {}
@@ -162,7 +164,7 @@ def markdown(result: dict) -> str:
         columns.append(("other", "MMLU other"))
     columns += [("average", "MMLU avg"), ("overall", "MMLU overall")]
     lines = _table(result, columns)
-    counts = ", ".join(f"{c} {base[c]['n']}" for c in (*CATEGORY_COLUMNS, "other") if base[c]["n"])
+    counts = ", ".join(f"{c} {base[c]['n']}" for c in CATEGORIES if base[c]["n"])
     lines += ["", f"Scores in %, 95% paired-bootstrap intervals ({result['n_boot']} resamples, seed {result['seed']}); "
               "Δ against base with exact McNemar p; † marks a Δ whose interval covers zero. "
               f"Questions: EX {base['EX']['n']}, {counts}. MMLU avg is the mean of STEM, humanities and "
@@ -216,20 +218,23 @@ def _round(x):
     return None if x is None else round(100 * x, 2)
 
 
-def ex_by_hardness(result: dict) -> list[dict]:
-    """Rows (model, group=hardness or all, value, lo, hi, n) for the EX-by-hardness chart, in %."""
-    return [{"model": m, "group": h, "value": _round(e["score"]), "lo": _round(e["ci"][0]),
+def _chart_rows(result: dict, groups: dict[str, str]) -> list[dict]:
+    """Rows (model, group, value, lo, hi, n) in % for a bar chart; `groups` maps each group's
+    label to its metric in `result`; metrics without questions are left out."""
+    return [{"model": m, "group": group, "value": _round(e["score"]), "lo": _round(e["ci"][0]),
              "hi": _round(e["ci"][1]), "n": e["n"]}
-            for m, row in result["models"].items() for h in (*HARDNESS, "all")
-            for e in [row["EX" if h == "all" else f"EX {h}"]] if e["n"]]
+            for m, row in result["models"].items() for group, metric in groups.items()
+            for e in [row[metric]] if e["n"]]
+
+
+def ex_by_hardness(result: dict) -> list[dict]:
+    """Rows for the EX-by-hardness chart: each level, then all scored questions."""
+    return _chart_rows(result, {**{h: f"EX {h}" for h in HARDNESS}, "all": "EX"})
 
 
 def mmlu_by_category(result: dict) -> list[dict]:
-    """Rows (model, group=category, value, lo, hi, n) for the MMLU-per-category chart, in %."""
-    return [{"model": m, "group": c, "value": _round(row[c]["score"]), "lo": _round(row[c]["ci"][0]),
-             "hi": _round(row[c]["ci"][1]), "n": row[c]["n"]}
-            for m, row in result["models"].items() for c in (*CATEGORY_COLUMNS, "other", "overall")
-            if row[c]["score"] is not None]
+    """Rows for the MMLU-per-category chart: each category scored, then overall."""
+    return _chart_rows(result, {c: c for c in (*CATEGORIES, "overall")})
 
 
 def tradeoff_points(result: dict, lrs: dict[str, float]) -> list[dict]:
