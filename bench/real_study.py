@@ -30,14 +30,22 @@ log = logging.getLogger("real_study")
 
 
 def command(stage: str, params: str) -> list[str]:
-    name, _, model = stage.partition("@")
-    if name.startswith("train_"):
-        args = ["stages/train.py", "--arm", name.removeprefix("train_"), "--no-curves"]
-    elif model:
-        args = [f"stages/{name}.py", "--model", model]
-    else:
-        args = [f"stages/{name}.py"]
-    return [sys.executable, *args, "--params", params]
+    """The stage's command as dvc.yaml declares it (one place says how each stage runs), with
+    this interpreter and --params; training without DVCLive curves where dvclive is missing."""
+    import importlib.util
+    import shlex
+
+    import yaml
+
+    name, _, key = stage.partition("@")
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][name]
+    cmd = spec["do"]["cmd"].replace("${key}", key) if "foreach" in spec else spec["cmd"]
+    args = shlex.split(cmd)
+    if args[0] == "python":
+        args[0] = sys.executable
+    if name.startswith("train_") and importlib.util.find_spec("dvclive") is None:
+        args.append("--no-curves")
+    return [*args, "--params", params]
 
 
 def rates(stage: str) -> dict:
