@@ -90,6 +90,9 @@ def main():
     p.add_argument("--params", required=True, help="the params file for every stage (see tradeoff.profile)")
     p.add_argument("--stages", nargs="+", choices=STAGES, default=STAGES, help="stages to run, in this order")
     p.add_argument("--timeout", type=float, default=None, help="stop a stage after this many seconds")
+    p.add_argument("--budget", type=float, default=None,
+                   help="stop the whole run after this many seconds (a rented machine's time left); "
+                        "finished stages keep their records")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "real_study_timing.json")
     args = p.parse_args()
     params = str(Path(args.params).resolve())
@@ -98,11 +101,13 @@ def main():
     run = json.loads(args.out.read_text()) if args.out.is_file() else {"stages": []}
     run.update({"hardware": hardware(), "commit": commit(), "params": params})
     records = run["stages"]
+    deadline = None if args.budget is None else time.monotonic() + args.budget
     for stage in args.stages:
         log.info("%s: %s", stage, " ".join(command(stage, params)[1:]))
         start = time.monotonic()
+        limits = [t for t in (args.timeout, None if deadline is None else deadline - start) if t is not None]
         try:
-            rc = subprocess.run(command(stage, params), cwd=ROOT, timeout=args.timeout).returncode
+            rc = subprocess.run(command(stage, params), cwd=ROOT, timeout=min(limits, default=None)).returncode
         except subprocess.TimeoutExpired:
             rc = "timeout"
         wall = time.monotonic() - start

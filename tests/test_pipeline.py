@@ -129,3 +129,9 @@ def test_stages_without_dvc_record_their_cost(project, tmp_path):
     assert proc.returncode == 1 and f"{bad}: " in proc.stderr
     records = json.loads(timing.read_text())["stages"]
     assert [(r["stage"], r["exit"]) for r in records] == [("prepare", 0), ("eval_mmlu@base", 0), ("eval_sql@base", 2)]
+    # --budget stops the run itself (a rented machine's time): the cut stage says so, nothing after it runs
+    proc = subprocess.run([*script, "--params", "params.yaml", "--budget", "1", "--stages", "eval_mmlu@exp1", "report"],
+                          cwd=dest, env=env, capture_output=True, text=True)
+    records = json.loads(timing.read_text())["stages"]
+    assert proc.returncode == 1 and records[-1]["stage"] == "eval_mmlu@exp1" and records[-1]["exit"] == "timeout"
+    assert records[-1]["wall_s"] < 10 and "report" not in [r["stage"] for r in records]
