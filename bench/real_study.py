@@ -32,7 +32,6 @@ log = logging.getLogger("real_study")
 def command(stage: str, params: str) -> list[str]:
     """The stage's command as dvc.yaml declares it (one place says how each stage runs), with
     this interpreter and --params; training without DVCLive curves where dvclive is missing."""
-    import importlib.util
     import shlex
 
     import yaml
@@ -43,9 +42,18 @@ def command(stage: str, params: str) -> list[str]:
     args = shlex.split(cmd)
     if args[0] == "python":
         args[0] = sys.executable
-    if name.startswith("train_") and importlib.util.find_spec("dvclive") is None:
+    if name.startswith("train_") and not dvclive_installed():
         args.append("--no-curves")
     return [*args, "--params", params]
+
+
+def dvclive_installed() -> bool:
+    """Whether DVCLive can be imported (the repo's own dvclive/ folder of curves is not it)."""
+    try:
+        from dvclive import Live  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def rates(stage: str) -> dict:
