@@ -137,8 +137,17 @@ def _execute_task(args):
     return execute_in_worker(*args)
 
 
+def _run_task(task, args) -> Outcome:
+    """One query's outcome; an exception of the evaluator itself on this query (e.g. a rewrite
+    parser giving up on a 150-deep nesting of parentheses) fails this query, not the whole run."""
+    try:
+        return task(args)
+    except Exception as e:  # noqa: BLE001: hostile input may break any library on the way
+        return Outcome(None, f"evaluator error: {type(e).__name__}: {e}")
+
+
 def _execute_chunk(task, chunk):
-    return [task(args) for args in chunk]
+    return [_run_task(task, args) for args in chunk]
 
 
 class Executor:
@@ -191,7 +200,7 @@ class Executor:
             for i in sorted(broken):
                 solo = self._new_pool(1)
                 try:
-                    results[i] = solo.submit(self.task, tasks[i]).result()
+                    results[i] = solo.submit(_run_task, self.task, tasks[i]).result()
                 except cf.process.BrokenProcessPool:
                     results[i] = Outcome(None, "worker process crashed")
                 finally:
