@@ -113,9 +113,11 @@ def main():
     for stage in args.stages:
         log.info("%s: %s", stage, " ".join(command(stage, params)[1:]))
         start = time.monotonic()
-        limits = [t for t in (args.timeout, None if deadline is None else deadline - start) if t is not None]
+        timeout = args.timeout
+        if deadline is not None:  # the stage gets what is left of the budget, at most --timeout
+            timeout = deadline - start if timeout is None else min(timeout, deadline - start)
         try:
-            rc = subprocess.run(command(stage, params), cwd=ROOT, timeout=min(limits, default=None)).returncode
+            rc = subprocess.run(command(stage, params), cwd=ROOT, timeout=timeout).returncode
         except subprocess.TimeoutExpired:
             rc = "timeout"
         wall = time.monotonic() - start

@@ -137,11 +137,11 @@ def test_stages_without_dvc_record_their_cost(project, tmp_path):
     assert records[-1]["wall_s"] < 10 and "report" not in [r["stage"] for r in records]
 
 
-def test_a_dvclive_folder_of_curves_is_not_dvclive(tmp_path):
+def test_a_dvclive_folder_of_curves_is_not_dvclive(repo, tmp_path):
     """On a machine without DVCLive, the repo's own dvclive/ folder (the curves) imports as an
     empty namespace package; bench/real_study.py must still see that DVCLive is missing."""
     (tmp_path / "dvclive" / "exp1").mkdir(parents=True)
-    bench = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+    bench = str(repo / "bench")
     check = f"import sys; sys.path.insert(0, {bench!r}); import real_study; print(real_study.dvclive_installed())"
     # -S: no site-packages, so the installed DVCLive is out of reach and only the folder is found
     without = subprocess.run([sys.executable, "-S", "-c", check], cwd=tmp_path, capture_output=True, text=True)
