@@ -145,7 +145,10 @@ def main():
         for name in args.configs:
             if name == "trl-default":  # TRL's own defaults: padded batches, gradient checkpointing, bf16, sdpa
                 config, attn = SFTConfig(output_dir=out_dir, **common), "sdpa"
+                if torch.cuda.is_available():
+                    torch.backends.cuda.enable_cudnn_sdp(True)  # PyTorch's default kernels
             else:
+                training.avoid_cudnn_attention()  # as the pipeline trains
                 config = training.sft_config(ours, 1e-4, Path(out_dir), torch.bfloat16, torch.cuda.is_available())
                 config.save_strategy, config.dataloader_num_workers = "no", 2
                 attn = "flex_attention" if name == "ours-flex" else "sdpa"

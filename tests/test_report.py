@@ -37,7 +37,7 @@ def test_paired_bootstrap_interval_covers_the_normal_approximation():
 
 
 def _sql(verdicts):
-    return [{"index": i, "verdict": v, "left_out": None} for i, v in enumerate(verdicts)]
+    return [{"index": i, "verdict": v, "left_out": None, "reply": f"SELECT {i}"} for i, v in enumerate(verdicts)]
 
 
 def _mmlu(hits, subject="astronomy"):
@@ -61,7 +61,7 @@ def test_table_marks_deltas_that_cover_zero():
 def _result():
     from tradeoff import report
 
-    sql = {m: [{"index": i, "verdict": v, "left_out": None, "hardness": "easy" if i < 2 else "hard"}
+    sql = {m: [{"index": i, "verdict": v, "left_out": None, "reply": f"SELECT {i}", "hardness": "easy" if i < 2 else "hard"}
                for i, v in enumerate(vs)] for m, vs in {"base": [1, 0, 0, 0], "exp1": [1, 1, 1, 0],
                                                          "exp2": [1, 0, 1, 0]}.items()}
     mm = {m: [{"subject": "astronomy", "index": i, "gold": "A", "pred": p} for i, p in enumerate(ps)]

@@ -31,7 +31,15 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Refuses NaN and infinity (JSON has no such numbers, and a metric must never pretend one)."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError:
+        from . import TradeoffError
+
+        raise TradeoffError(f"{path}: refusing to write a NaN or infinite number into it; "
+                            "the value that produced it is broken (see the log above)") from None
+    write_text(path, text + "\n")
 
 
 def write_jsonl(path: str | Path, rows) -> None:

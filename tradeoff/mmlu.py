@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -315,6 +316,10 @@ def evaluate(model, tokenizer, questions: dict[str, list[Question]], shots: dict
             fitted = [fit_shots(tokenizer, q, shots.get(subject, []), k, max_tokens, chat) for q in qs]
             scores = score_prompts(model, tokenizer, [p for p, _ in fitted], batch_size, add_bos, progress=bar)
             for q, (_, used), lls in zip(qs, fitted, scores):
+                if not all(math.isfinite(x) for x in lls):
+                    # max() over four NaNs would answer A every time: a broken model, not a result
+                    raise TradeoffError(f"MMLU {subject} question {q.index}: the model's log-likelihoods are not "
+                                        f"finite ({lls}); its weights or its arithmetic are broken")
                 pred = LETTERS[max(range(4), key=lambda j: lls[j])]
                 records.append({"subject": subject, "index": q.index, "gold": q.answer, "pred": pred,
                                 "loglik": [round(x, 6) for x in lls], "shots_dropped": k - used})

@@ -284,8 +284,21 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise TradeoffError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
         model = PeftModel.from_pretrained(model, str(adapter)).to(device)
+        refuse_non_finite(model, adapter)
     model.eval()
     return model
+
+
+def refuse_non_finite(model, adapter: str | Path) -> None:
+    """Stop on an adapter whose weights are not all finite: the training that wrote it diverged,
+    and such a model answers `!!!!` (token 0 of NaN logits), which must never become a score."""
+    import torch
+
+    for name, p in model.named_parameters():
+        if "lora_" in name and not torch.isfinite(p).all():
+            bad = int((~torch.isfinite(p)).sum())
+            raise TradeoffError(f"{adapter}: the adapter's weights are not all finite ({bad:,} NaN/inf values in "
+                                f"{name}); the training that wrote it diverged: retrain it")
 
 
 def load_for_eval(identity: dict, dtype: str, adapter: str | Path | None = None):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 
 from .config import CATEGORIES
 from .hardness import LEVELS as HARDNESS
@@ -61,6 +62,31 @@ def discordant(base: list[int], arm: list[int]) -> tuple[int, int]:
     return b, c
 
 
+# --------------------------------------------------------------------------- replies that are no finding
+
+
+def degenerate_replies(records: list[dict], share: float = 0.5) -> str | None:
+    """Why a model's Spider replies are degenerate, or None. A broken model (NaN weights answer
+    `!!!!`, token 0 of NaN logits) or a collapsed one (one reply for every question) scores EX 0
+    or worse for reasons that say nothing about what LoRA bought or cost: at least `share` of the
+    replies being one same text, or one repeated character, marks it."""
+    replies = [r["reply"] for r in records if r["left_out"] is None]
+    if not replies:
+        return None
+    text, count = Counter(replies).most_common(1)[0]
+    if count >= share * len(replies) and len(replies) > 1:
+        return f"{count} of {len(replies)} replies are the same text {text[:40]!r}"
+
+    def one_char(reply: str) -> bool:
+        chars = reply.replace(" ", "").replace("\n", "")
+        return len(chars) >= 4 and max(chars.count(c) for c in set(chars)) >= 0.8 * len(chars)
+
+    repeated = sum(one_char(r) for r in replies)
+    if repeated >= share * len(replies):
+        return f"{repeated} of {len(replies)} replies are one character repeated"
+    return None
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -94,7 +120,8 @@ def build(sql: dict[str, list[dict]], mmlu: dict[str, list[dict]], categories: d
     models = list(sql)
     vectors = {m: {**_sql_vectors(sql[m]), **_mmlu_vectors(mmlu[m], categories)} for m in models}
     metrics = ["EX", *(f"EX {h}" for h in HARDNESS), *CATEGORIES, "overall"]
-    result = {"models": {}, "n_boot": n_boot, "seed": seed}
+    result = {"models": {}, "n_boot": n_boot, "seed": seed,
+              "degenerate": {m: why for m in models if (why := degenerate_replies(sql[m]))}}
     for m in models:
         row = {}
         for metric in metrics:
@@ -169,6 +196,9 @@ def markdown(result: dict) -> str:
               "Δ against base with exact McNemar p; † marks a Δ whose interval covers zero. "
               f"Questions: EX {base['EX']['n']}, {counts}. MMLU avg is the mean of STEM, humanities and "
               "social sciences; MMLU overall is over all scored questions."]
+    for m, why in result.get("degenerate", {}).items():
+        lines += ["", f"**⚠ {m}: degenerate replies ({why}); its scores measure a broken or collapsed model, "
+                  "not what fine-tuning bought or cost.**"]
     levels = [h for h in HARDNESS if base[f"EX {h}"]["n"]]
     if levels:
         lines += ["", "Spider EX by hardness (the official levels):", ""]
@@ -191,6 +221,8 @@ def plain_table(result: dict) -> str:
             cells.append(f"{text:>16}")
         lines.append(f"{m:8}" + "".join(cells))
     lines.append("(Δ vs base in brackets; * = 95% interval excludes zero)")
+    for m, why in result.get("degenerate", {}).items():
+        lines.append(f"WARNING {m}: degenerate replies ({why}): not a finding")
     return "\n".join(lines)
 
 
@@ -203,6 +235,8 @@ def summary(result: dict, lrs: dict[str, float]) -> dict:
     out = {}
     for m, row in result["models"].items():
         entry = {"ex": _round(row["EX"]["score"]), "mmlu": _round(row["overall"]["score"])}
+        if m in result.get("degenerate", {}):
+            entry["degenerate"] = True
         if m != "base":
             entry["lr"] = lrs.get(m)
             for name, metric in (("ex", "EX"), ("mmlu", "overall")):

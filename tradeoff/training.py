@@ -128,45 +128,68 @@ def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
         save_total_limit=2,
         report_to="none",
         completion_only_loss=True,
+        # log a non-finite loss as it is (the default averages it away; the guard stops such a run anyway)
+        logging_nan_inf_filter=False,
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0,
         use_cpu=not on_gpu,
     )
 
 
-def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: dict, lr: float, arm: str,
-              adapter_dir: Path, metrics_path: Path, speed_path: Path, checkpoints_root: Path = Path("checkpoints"),
-              live_dir: Path | None = None, curve_dir: Path | None = None, curve_points: int = 0) -> dict:
-    """Train one LoRA arm; write its adapter, its train metrics and its speed figures atomically."""
+class Diverged(TradeoffError):
+    """Training met a loss or gradient norm that is not finite; nothing was published."""
+
+
+def _guarded_trainer(arm: str, **kwargs):
+    """TRL's SFTTrainer that stops at the first optimizer step whose loss or gradient norm is not
+    finite, with one line naming the step, before the optimizer applies it (so no NaN reaches the
+    weights, and no adapter is written). transformers' Trainer would otherwise carry on: it filters
+    non-finite losses out of its logged averages (`logging_nan_inf_filter`), so a diverged run
+    logs a loss of 0.0 and ends "successfully"."""
+    import math
+
     import torch
-    from peft import LoraConfig, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, set_seed
-    from accelerate import PartialState
-    from transformers.trainer_utils import get_last_checkpoint
+    from transformers import TrainerCallback
     from trl import SFTTrainer
 
-    t, lora = params["train"], params["lora"]
-    quant = _quantization_config(t["quantization"])
-    set_seed(t["seed"])
-    tokenizer = load_tokenizer(identity)
-    if t["max_train_examples"]:
-        examples = examples[: t["max_train_examples"]]
-    rows = sft_rows(tokenizer, examples, spider_root, params["prompt"]["sample_rows"],
-                    params["prompt"]["max_prompt_tokens"])
+    class GuardedSFTTrainer(SFTTrainer):
+        def training_step(self, *args, **kw):
+            loss = super().training_step(*args, **kw)
+            self.step_losses.append(loss.detach())
+            return loss
 
-    settings = {"lr": lr, "lora": lora, "train": t, "model": identity.get("sha256") or identity.get("revision"),
-                "dtype": params["model"]["dtype"], "curve_points": curve_points}
-    fp = fingerprint(settings, rows)
-    ckpt_dir = checkpoints_root / arm
+    class StopOnNonFinite(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kw):
+            loss = torch.stack(trainer.step_losses).sum()
+            trainer.step_losses = []
+            grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])) \
+                if grads else torch.zeros(())
+            loss_v, norm_v = loss.item(), norm.item()  # one sync per optimizer step: negligible
+            if not (math.isfinite(loss_v) and math.isfinite(norm_v)):
+                raise Diverged(f"training {arm} diverged at step {state.global_step + 1} of {state.max_steps}: "
+                               f"loss {loss_v}, grad norm {norm_v}; stopped before the update, no adapter written")
+
+    trainer = GuardedSFTTrainer(**kwargs)
+    trainer.step_losses = []
+    trainer.add_callback(StopOnNonFinite())
+    return trainer
+
+
+def _start_or_resume(arm: str, fp: str, settings: dict, ckpt_dir: Path, live_dir: Path | None,
+                     curve_dir: Path | None, process) -> tuple[str | None, int]:
+    """Resume an interrupted run of the very same settings, else start afresh (the main process
+    clears the old checkpoints and curve adapters). Returns the checkpoint to resume from and the
+    tokens it had seen."""
+    from transformers.trainer_utils import get_last_checkpoint
+
     fp_file = ckpt_dir / "fingerprint.json"
-    resume = None
     previous = json.loads(fp_file.read_text()) if fp_file.is_file() else {}
-    # resume only an interrupted run of the very same settings; a finished one is rerun from scratch
+    resume = None
+    # a finished run is rerun from scratch
     if previous.get("fingerprint") == fp and not previous.get("finished"):
         resume = get_last_checkpoint(str(ckpt_dir))
     tokens_before = 0  # read now: save_total_limit deletes this checkpoint during training
-    # under `accelerate launch` (data parallel) every process runs this; one of them does the files
-    process = PartialState(cpu=not torch.cuda.is_available())  # the same state the Trainer will use
     if resume:
         log.info("resuming %s from %s (same params and data as the interrupted run)", arm, resume)
         state = json.loads((Path(resume) / "trainer_state.json").read_text())
@@ -182,9 +205,18 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
             shutil.rmtree(curve_dir)
         atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings, "finished": False})
     process.wait_for_everyone()
+    return resume, tokens_before
 
+
+def _base_model_and_lora(identity: dict, params: dict, on_gpu: bool):
+    """The base model as training loads it, and the LoRA config to put on it."""
+    import torch
+    from peft import LoraConfig, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM
+
+    t, lora = params["train"], params["lora"]
+    quant = _quantization_config(t["quantization"])
     dtype = pick_dtype(params["model"]["dtype"])
-    on_gpu = torch.cuda.is_available()
     # on a CPU, half precision means float32 master weights under bf16 autocast (pure bf16 is slower there)
     load_dtype = dtype if on_gpu else torch.float32
     src, kw = model_source(identity)
@@ -192,12 +224,13 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
                                                  attn_implementation=t["attn_implementation"], **kw)
     if quant is not None:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t["gradient_checkpointing"])
-    targets = lora["target_modules"]
     peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
-                             target_modules=targets, task_type="CAUSAL_LM")
-    config = sft_config(t, lr, ckpt_dir, dtype, on_gpu)
-    from datasets import Dataset
+                             target_modules=lora["target_modules"], task_type="CAUSAL_LM")
+    return model, peft_config
 
+
+def _callbacks(live_dir: Path | None, resume: str | None, curve_dir: Path | None, curve_points: int, process):
+    """DVCLive curves (main process only) and the curve's adapter saves; and the Live handle to end."""
     callbacks, live = [], None
     if live_dir is not None and process.is_main_process:
         from dvclive import Live
@@ -215,27 +248,42 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         callbacks.append(StepAlignedDVCLive(live=live))
     if curve_dir is not None and curve_points > 0:
         callbacks.append(_save_for_curve(curve_dir, curve_points))
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=callbacks)
-    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-    start = time.monotonic()
-    result = trainer.train(resume_from_checkpoint=resume)
-    wall = time.monotonic() - start
-    if live is not None:  # callbacks[0] is not always DVCLive's (the curve's callback, --no-curves)
-        live.end()
-    if not trainer.accelerator.is_main_process:
-        return {}
-    with atomic.output_dir(adapter_dir) as tmp:
-        trainer.model.save_pretrained(tmp)
-    if curve_dir is not None:
-        curve_dir.mkdir(parents=True, exist_ok=True)
-        curve.write_steps_file(curve_dir)
-    atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings, "finished": True})
+    return callbacks, live
 
+
+def avoid_cudnn_attention() -> None:
+    """Keep PyTorch's sdpa off its cuDNN kernel for training. On an H200 (torch 2.11, cuDNN 9) that
+    kernel, which sdpa prefers there for the packed rows' block-diagonal mask, returned NaN
+    gradients for a finite loss: Qwen2.5-Coder-0.5B's exp1 diverged at step 66 of 172 in every
+    run, and replaying that step's batch from the same weights gave a NaN gradient norm with cuDNN
+    and finite ones with the memory-efficient kernel, flex_attention and float32 (the TRL fused LM
+    head and transformers 5.17 vs 5.24 made no difference): bench/recorded/2026-11-29-h200x2-nan/.
+    sdpa then takes the memory-efficient (or flash) kernel, which trained that run to the end."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.backends.cuda.enable_cudnn_sdp(False)
+
+
+def build_trainer(identity: dict, tokenizer, rows: list[dict], params: dict, lr: float, arm: str, ckpt_dir: Path,
+                  callbacks: list):
+    """The guarded SFTTrainer of one arm, its model loaded and LoRA applied, ready to train."""
+    import torch
+    from datasets import Dataset
+
+    avoid_cudnn_attention()
+    on_gpu = torch.cuda.is_available()
+    model, peft_config = _base_model_and_lora(identity, params, on_gpu)
+    config = sft_config(params["train"], lr, ckpt_dir, pick_dtype(params["model"]["dtype"]), on_gpu)
+    return _guarded_trainer(arm, model=model, args=config, train_dataset=Dataset.from_list(rows),
+                            processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+
+
+def _train_metrics(trainer, arm: str, lr: float, rows: list[dict], trainable: int, params: dict, tokenizer,
+                   result) -> dict:
+    """What training learned (reproducible on one machine)."""
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    tokens = int(trainer.state.num_input_tokens_seen)
-    # what training learned (reproducible on one machine) and how fast it went (never reproducible)
-    metrics = {
+    return {
         "arm": arm,
         "lr": lr,
         "steps": trainer.state.global_step,
@@ -243,14 +291,20 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         # mean of the logged losses (the log survives a resume; result.training_loss would only
         # cover the steps of this process)
         "train_loss": sum(losses) / len(losses) if losses else result.training_loss,
-        "tokens_seen": tokens,
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "trainable_params": trainable,
         "examples": len(rows),
         "chat_template": "model" if prompts.uses_chat_template(tokenizer) else "plain fallback",
-        "dtype": str(dtype).replace("torch.", ""),
-        "quantization": t["quantization"],
+        "dtype": str(pick_dtype(params["model"]["dtype"])).replace("torch.", ""),
+        "quantization": params["train"]["quantization"],
     }
-    speed = {
+
+
+def _speed(tokens: int, tokens_before: int, wall: float, process, resume: str | None) -> dict:
+    """How fast it went (never reproducible)."""
+    import torch
+
+    return {
         "tokens_per_s": (tokens - tokens_before) / wall if wall > 0 else None,  # this process's work
         "wall_s": round(wall, 1),
         "peak_memory_mb": round(_peak_memory_mb(), 1),
@@ -258,6 +312,61 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         "processes": process.num_processes,
         "resumed_from": Path(resume).name if resume else None,
     }
+
+
+def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: dict, lr: float, arm: str,
+              adapter_dir: Path, metrics_path: Path, speed_path: Path, checkpoints_root: Path = Path("checkpoints"),
+              live_dir: Path | None = None, curve_dir: Path | None = None, curve_points: int = 0) -> dict:
+    """Train one LoRA arm; write its adapter, its train metrics and its speed figures atomically.
+    A run whose loss or gradient norm stops being finite raises `Diverged` and writes none of them."""
+    import torch
+    from accelerate import PartialState
+    from transformers import set_seed
+
+    t = params["train"]
+    _quantization_config(t["quantization"])  # fail before any work when it cannot run here
+    set_seed(t["seed"])
+    tokenizer = load_tokenizer(identity)
+    if t["max_train_examples"]:
+        examples = examples[: t["max_train_examples"]]
+    rows = sft_rows(tokenizer, examples, spider_root, params["prompt"]["sample_rows"],
+                    params["prompt"]["max_prompt_tokens"])
+
+    # 1. resume an interrupted run of the same settings, or start afresh
+    settings = {"lr": lr, "lora": params["lora"], "train": t,
+                "model": identity.get("sha256") or identity.get("revision"),
+                "dtype": params["model"]["dtype"], "curve_points": curve_points}
+    fp = fingerprint(settings, rows)
+    ckpt_dir = checkpoints_root / arm
+    # under `accelerate launch` (data parallel) every process runs this; one of them does the files
+    process = PartialState(cpu=not torch.cuda.is_available())  # the same state the Trainer will use
+    resume, tokens_before = _start_or_resume(arm, fp, settings, ckpt_dir, live_dir, curve_dir, process)
+
+    # 2. the model with LoRA, in a trainer that stops on a non-finite loss or gradient
+    callbacks, live = _callbacks(live_dir, resume, curve_dir, curve_points, process)
+    trainer = build_trainer(identity, tokenizer, rows, params, lr, arm, ckpt_dir, callbacks)
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+
+    # 3. train
+    start = time.monotonic()
+    try:
+        result = trainer.train(resume_from_checkpoint=resume)
+    finally:
+        if live is not None:
+            live.end()
+    wall = time.monotonic() - start
+    if not trainer.accelerator.is_main_process:
+        return {}
+
+    # 4. publish: the adapter, then what it learned and what it cost
+    with atomic.output_dir(adapter_dir) as tmp:
+        trainer.model.save_pretrained(tmp)
+    if curve_dir is not None:
+        curve_dir.mkdir(parents=True, exist_ok=True)
+        curve.write_steps_file(curve_dir)
+    atomic.write_json(ckpt_dir / "fingerprint.json", {"fingerprint": fp, "settings": settings, "finished": True})
+    metrics = _train_metrics(trainer, arm, lr, rows, trainable, params, tokenizer, result)
+    speed = _speed(metrics["tokens_seen"], tokens_before, wall, process, resume)
     atomic.write_json(metrics_path, metrics)
     atomic.write_json(speed_path, speed)
     return {**metrics, **speed}
