@@ -14,7 +14,10 @@ import time
 
 import torch
 
-from tradeoff import atomic, lm_eval_reference, mmlu, models
+import lm_eval_reference  # beside this script
+from tradeoff import atomic
+from tradeoff.mmlu import data as mmlu_data, question as mmlu_question, score as mmlu_score
+from tradeoff.model import load, obtain
 
 log = logging.getLogger("mmlu_vs_lm_eval")
 
@@ -34,14 +37,14 @@ def main():
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.zeros(1, device=device)  # CUDA start-up outside both timings
-    identity = models.resolve(args.model)
-    categories = mmlu.category_map("original")
+    identity = obtain.resolve(args.model)
+    categories = mmlu_question.category_map("original")
 
     start = time.perf_counter()
-    questions, shots = mmlu.load_source(args.data)
-    questions = mmlu.select(questions, categories, None, args.limit)
-    model, tokenizer = models.load_for_eval(identity, args.dtype)
-    ours, _ = mmlu.score(model, tokenizer, questions, shots, args.shots, categories, args.batch_size)
+    questions, shots = mmlu_data.load_source(args.data)
+    questions = mmlu_data.select(questions, categories, None, args.limit)
+    model, tokenizer = load.load_for_eval(identity, args.dtype)
+    ours, _ = mmlu_score.score_model(model, tokenizer, questions, shots, args.shots, categories, args.batch_size)
     ours_s = time.perf_counter() - start
     del model
     if device == "cuda":
@@ -52,7 +55,7 @@ def main():
                                      args.batch_size, args.dtype, device)
     ref_s = time.perf_counter() - start
 
-    a, b = mmlu.summarize(ours, categories), mmlu.summarize(ref, categories)
+    a, b = mmlu_score.summarize(ours, categories), mmlu_score.summarize(ref, categories)
     key = lambda r: (r["subject"], r["index"])  # noqa: E731
     ref_by_key = {key(r): r for r in ref}
     same = sum(r["pred"] == ref_by_key[key(r)]["pred"] for r in ours)

@@ -32,9 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tradeoff import atomic, spider_data, training  # noqa: E402
+from tradeoff import atomic, training  # noqa: E402
+from tradeoff.spider import data as spider_data  # noqa: E402
 from tradeoff.config import arm_lr, load_params  # noqa: E402
-from tradeoff.models import load_tokenizer  # noqa: E402
+from tradeoff.model.load import load_tokenizer  # noqa: E402
 
 log = logging.getLogger("nan_probe")
 

@@ -38,7 +38,15 @@ def command(stage: str, params: str) -> list[str]:
 
     name, _, key = stage.partition("@")
     spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][name]
-    cmd = spec["do"]["cmd"].replace("${key}", key) if "foreach" in spec else spec["cmd"]
+    cmd = spec.get("cmd")
+    if "foreach" in spec:  # DVC's ${key}, ${item} and ${item.field} for this item
+        cmd = spec["do"]["cmd"].replace("${key}", key)
+        item = spec["foreach"][key] if isinstance(spec["foreach"], dict) else key
+        if isinstance(item, dict):
+            for field, value in item.items():
+                cmd = cmd.replace("${item.%s}" % field, str(value))
+        else:
+            cmd = cmd.replace("${item}", str(item))
     args = shlex.split(cmd)
     if args[0] == "python":
         args[0] = sys.executable

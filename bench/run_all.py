@@ -53,9 +53,9 @@ def main():
                      "lm-evaluation-harness 0.4.13", mm["lm_eval"]["seconds"], mm["ours"]["seconds"], mm["hardware"]))
 
     if gpu:
-        from tradeoff import models
+        from tradeoff.model import obtain
 
-        tok = args.tokenizer or models.resolve("bundled")["path"]
+        tok = args.tokenizer or obtain.resolve("bundled")["path"]
         tr = run("train_speed.py", "--spider", str(args.shared / "spider_data.zip"), "--tokenizer", tok,
                  out=args.out_dir / "train.json")
         base = next((r for r in (tr or {}).get("results", []) if r["config"] == "trl-default" and "error" not in r), None)

@@ -15,28 +15,29 @@ import tempfile
 import time
 from pathlib import Path
 
-from tradeoff import atomic, sql_eval
-from tradeoff.spider_data import extract_spider_zip, find_spider_root, load_split
-from tradeoff.sql_exec import execute
+from tradeoff import atomic
+from tradeoff.spider import metric
+from tradeoff.spider.data import extract_spider_zip, find_spider_root, load_split
+from tradeoff.spider.sandbox import execute
 
 
 def sequential(examples, preds, db_dir, timeout_s=30.0):
     """The peer: one process, each gold and prediction executed in turn on every database file."""
     verdicts = []
     for ex, pred in zip(examples, preds):
-        files = sql_eval.database_files(db_dir, ex["db_id"])
+        files = metric.database_files(db_dir, ex["db_id"])
         if not files:
             verdicts.append(None)
             continue
-        g_sql, p_sql = sql_eval.prepare_query(ex["query"]), sql_eval.prepare_query(pred)
-        ordered = sql_eval.order_matters(g_sql)
+        g_sql, p_sql = metric.prepare_query(ex["query"]), metric.prepare_query(pred)
+        ordered = metric.order_matters(g_sql)
         ok = 1
         for f in files:
             g, p = execute(f, g_sql, timeout_s), execute(f, p_sql, timeout_s)
             if not g.ok:
                 ok = None
                 break
-            if not p.ok or not sql_eval.results_match(g.rows, p.rows, ordered):
+            if not p.ok or not metric.results_match(g.rows, p.rows, ordered):
                 ok = 0
                 break
         verdicts.append(ok)
@@ -61,7 +62,7 @@ def main():
             ours_t, peer_t = [], []
             for _ in range(args.repeat):  # alternate, so both see the same machine noise
                 t = time.perf_counter()
-                ours = sql_eval.score(dev, preds, root / "database")
+                ours = metric.score(dev, preds, root / "database")
                 ours_t.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 peer = sequential(dev, preds, root / "database")

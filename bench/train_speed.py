@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from tradeoff import atomic, spider_data, training
-from tradeoff.models import load_tokenizer
-from tradeoff.sample_spider import write_sample_spider
+from tradeoff import atomic, training
+from tradeoff.spider import data as spider_data
+from tradeoff.model.load import load_tokenizer
+from tradeoff.spider.sample import write_sample_spider
 
 log = logging.getLogger("train_speed")
 PEAK_BF16 = 989e12  # H100/H200 SXM dense bf16, datasheet

@@ -1,32 +1,42 @@
 """Stage `curve@<arm>`: the learning-forgetting curve, EX and MMLU at evenly spaced checkpoints.
 
-Reads the adapters that training saved under curves/<arm>/ (curve.checkpoints in params.yaml; none
-when 0) and the base model's predictions, and writes reports/plots/curve_<arm>.json: the arm's
-points (ΔMMLU, ΔEX, with 95% intervals) from step 0 to the last step.
+Reads the adapters that training saved (--curve; curve.checkpoints in params.yaml, none when 0),
+the prepared data (--data) and the base model's predictions (--base-sql, --base-mmlu), and writes
+the arm's points (--out: ΔMMLU, ΔEX, with 95% intervals) from step 0 to the last step.
 """
 
 from pathlib import Path
 
-from tradeoff import atomic, curve, evaluation, mmlu
-from tradeoff.stage import parser, read_jsonl, run
+from tradeoff import atomic
+from tradeoff.cli import parser, read_jsonl, run
+from tradeoff.mmlu import score as mmlu_score
+from tradeoff.mmlu.question import category_map
+from tradeoff.model.load import load_prepared
+from tradeoff.report import curve
+from tradeoff.spider import task as spider_task
+from tradeoff.training import saved_steps
 
 
 def main(args, params):
     arm = args.arm  # the arm's rate is in dvc exp show; the curve stage need not rerun for it
-    steps = curve.saved_steps(Path("curves") / arm)
+    steps = saved_steps(args.curve)
     points = [curve.origin(arm)] if steps else []
     if steps:
-        categories = mmlu.category_map(params["eval_mmlu"]["category_map"])
-        base_sql, base_mmlu = read_jsonl("predictions/sql_base.jsonl"), read_jsonl("predictions/mmlu_base.jsonl")
+        categories = category_map(params["eval_mmlu"]["category_map"])
+        base_sql, base_mmlu = read_jsonl(args.base_sql), read_jsonl(args.base_mmlu)
         for step, adapter in steps:
-            model, tokenizer = evaluation.load(params, adapter)
-            sql, _ = evaluation.score_sql(model, tokenizer, params)
-            mm, _ = evaluation.score_mmlu(model, tokenizer, params)
+            model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], adapter)
+            sql, _ = spider_task.score_with_params(model, tokenizer, args.data / "spider", params)
+            mm, _ = mmlu_score.score_with_params(model, tokenizer, args.data / "mmlu", params)
             points.append(curve.point(arm, step, base_sql, sql, base_mmlu, mm, categories))
-    atomic.write_json(f"reports/plots/curve_{arm}.json", points)
+    atomic.write_json(args.out, points)
 
 
 if __name__ == "__main__":
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--arm", required=True, choices=["exp1", "exp2"], help="which arm's curve")
+    for name, what in (("data", "the prepared-data folder"), ("curve", "the arm's folder of curve adapters"),
+                       ("base-sql", "the base model's Spider predictions"),
+                       ("base-mmlu", "the base model's MMLU records"), ("out", "the curve points file to write")):
+        p.add_argument(f"--{name}", type=Path, required=True, help=what)
     run(main, p.parse_args())

@@ -1,7 +1,7 @@
 """Stage `prepare`: the Spider and MMLU data in their official layouts, and the base model's identity.
 
-Writes data/prepared/spider/ (tables.json, train/dev JSON, database/), data/prepared/mmlu/
-(dev/ and test/ CSVs) and data/prepared/model.json (file sha256 or hub revision).
+Writes, under --out: spider/ (tables.json, train/dev JSON, database/), mmlu/ (dev/ and test/
+CSVs) and model.json (the base model's identity: file sha256 or hub revision).
 """
 
 import logging
@@ -9,13 +9,14 @@ import os
 import shutil
 from pathlib import Path
 
-from tradeoff import TradeoffError, atomic, mmlu, models, spider_data
-from tradeoff.sample_mmlu import write_sample_mmlu
-from tradeoff.sample_spider import write_sample_spider
-from tradeoff.stage import parser, run
+from tradeoff import TradeoffError, atomic
+from tradeoff.cli import parser, run
+from tradeoff.mmlu import data as mmlu_data
+from tradeoff.model import obtain
+from tradeoff.spider import data as spider_data
+from tradeoff.spider.sample import write_sample_spider
 
 log = logging.getLogger("prepare")
-OUT = Path("data/prepared")
 
 
 def prepare_spider(source: str, data: dict, tmp: Path) -> None:
@@ -47,25 +48,27 @@ def prepare_spider(source: str, data: dict, tmp: Path) -> None:
 
 def prepare_mmlu(source: str, seed: int, tmp: Path) -> None:
     if source == "sample":
-        counts = write_sample_mmlu(tmp, seed)
+        counts = mmlu_data.write_sample_mmlu(tmp, seed)
         log.info("sample MMLU: %d questions in %d subjects", sum(counts.values()), len(counts))
         return
     if not source.startswith("hf:") and not Path(source).expanduser().is_dir():
         raise TradeoffError(f"params.yaml: data.mmlu={source!r}: no such folder")
-    questions, shots = mmlu.load_source(source)
-    mmlu.write_csv_dir(questions, shots, tmp)
+    questions, shots = mmlu_data.load_source(source)
+    mmlu_data.write_csv_dir(questions, shots, tmp)
     log.info("MMLU: %d questions in %d subjects", sum(len(v) for v in questions.values()), len(questions))
 
 
 def main(args, params):
     # every output is built under a temporary name and renamed only once all of them succeeded
-    identity = models.resolve(params["model"]["name"], os.environ.get("TRADEOFF_MODELS_DIR", "models"))
-    with atomic.output_dir(OUT / "spider") as spider, atomic.output_dir(OUT / "mmlu") as mmlu_dir:
+    identity = obtain.resolve(params["model"]["name"], os.environ.get("TRADEOFF_MODELS_DIR", "models"))
+    with atomic.output_dir(args.out / "spider") as spider, atomic.output_dir(args.out / "mmlu") as mmlu_dir:
         prepare_spider(params["data"]["spider"], params["data"], spider)
         prepare_mmlu(params["data"]["mmlu"], params["data"]["seed"], mmlu_dir)
-    atomic.write_json(OUT / "model.json", identity)
+    atomic.write_json(args.out / "model.json", identity)
     log.info("base model: %s", identity)
 
 
 if __name__ == "__main__":
-    run(main, parser(__doc__.split("\n\n")[0]).parse_args())
+    p = parser(__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, required=True, help="the prepared-data folder (data/prepared in dvc.yaml)")
+    run(main, p.parse_args())

@@ -1,32 +1,41 @@
 """Stage `report`: the study's results table (EX, MMLU per category, deltas against base with
-95% intervals and McNemar p-values), as reports/results.md and reports/results.json; printed too.
+95% intervals and McNemar p-values), printed and written to --reports (results.md, results.json).
 
-Also writes metrics/report.json (a flat summary for `dvc exp show`) and the data of the
-charts that dvc.yaml declares: reports/plots/{ex_by_hardness,mmlu_by_category,tradeoff}.json.
+Reads predictions/{sql,mmlu}_{base,exp1,exp2}.jsonl under --predictions; also writes the flat
+summary for `dvc exp show` (--metrics) and the data of the charts that dvc.yaml declares,
+<reports>/plots/{ex_by_hardness,mmlu_by_category,tradeoff}.json.
 """
 
 import logging
+from pathlib import Path
 
-from tradeoff import atomic, mmlu, report
+from tradeoff import atomic
+from tradeoff.cli import parser, read_jsonl, run
 from tradeoff.config import arm_lr
-from tradeoff.stage import parser, read_jsonl, run
+from tradeoff.mmlu.question import category_map
+from tradeoff.report import charts, table
 
 MODELS = ("base", "exp1", "exp2")
 
 
 def main(args, params):
-    sql = {m: read_jsonl(f"predictions/sql_{m}.jsonl") for m in MODELS}
-    mm = {m: read_jsonl(f"predictions/mmlu_{m}.jsonl") for m in MODELS}
-    result = report.build(sql, mm, mmlu.category_map(params["eval_mmlu"]["category_map"]))
+    sql = {m: read_jsonl(args.predictions / f"sql_{m}.jsonl") for m in MODELS}
+    mm = {m: read_jsonl(args.predictions / f"mmlu_{m}.jsonl") for m in MODELS}
+    result = table.build(sql, mm, category_map(params["eval_mmlu"]["category_map"]))
     lrs = {arm: arm_lr(params, arm) for arm in ("exp1", "exp2")}
-    atomic.write_json("reports/results.json", result)
-    atomic.write_text("reports/results.md", report.markdown(result))
-    atomic.write_json("metrics/report.json", report.summary(result, lrs))
-    atomic.write_json("reports/plots/ex_by_hardness.json", report.ex_by_hardness(result))
-    atomic.write_json("reports/plots/mmlu_by_category.json", report.mmlu_by_category(result))
-    atomic.write_json("reports/plots/tradeoff.json", report.tradeoff_points(result, lrs))
-    logging.getLogger("report").info("results (also in reports/results.md):\n%s", report.plain_table(result))
+    atomic.write_json(args.reports / "results.json", result)
+    atomic.write_text(args.reports / "results.md", table.markdown(result))
+    atomic.write_json(args.metrics, table.summary(result, lrs))
+    atomic.write_json(args.reports / "plots" / "ex_by_hardness.json", charts.ex_by_hardness(result))
+    atomic.write_json(args.reports / "plots" / "mmlu_by_category.json", charts.mmlu_by_category(result))
+    atomic.write_json(args.reports / "plots" / "tradeoff.json", charts.tradeoff_points(result, lrs))
+    logging.getLogger("report").info("results (also in %s):\n%s", args.reports / "results.md",
+                                     table.plain_table(result))
 
 
 if __name__ == "__main__":
-    run(main, parser(__doc__.split("\n\n")[0]).parse_args())
+    p = parser(__doc__.split("\n\n")[0])
+    p.add_argument("--predictions", type=Path, required=True, help="the folder of prediction files")
+    p.add_argument("--reports", type=Path, required=True, help="the folder of reports to write")
+    p.add_argument("--metrics", type=Path, required=True, help="the summary metrics file to write")
+    run(main, p.parse_args())

@@ -1,37 +1,40 @@
 """Stage `train_exp1` / `train_exp2`: LoRA fine-tuning of the base model on Spider train.
 
-Writes adapters/<arm>/ (the LoRA adapter only), metrics/train_<arm>.json (loss, tokens, trainable
-parameters), metrics/speed_train_<arm>.json (tokens/s, wall time, peak memory) and DVCLive curves
-under dvclive/<arm>/; with curve.checkpoints > 0, adapters at evenly spaced steps under curves/<arm>/.
+Reads the prepared data (--data) and writes the LoRA adapter only (--adapter), the train metrics
+(--metrics: loss, tokens, trainable parameters), the speed figures (--speed: tokens/s, wall time,
+peak memory), DVCLive curves (--live) and, with curve.checkpoints > 0, adapters at evenly spaced
+steps (--curve).
 """
 
 import json
 import logging
 from pathlib import Path
 
-from tradeoff import spider_data
+from tradeoff.cli import parser, run
 from tradeoff.config import arm_lr
-from tradeoff.stage import parser, run
+from tradeoff.spider import data as spider_data
 from tradeoff.training import train_arm
 
 
 def main(args, params):
-    identity = json.loads(Path("data/prepared/model.json").read_text())
-    root = Path("data/prepared/spider")
+    identity = json.loads((args.data / "model.json").read_text())
+    root = args.data / "spider"
     everything = spider_data.load_split(root, "train")
     examples = [ex for ex in everything if spider_data.database_path(root, ex["db_id"]).is_file()]
     if len(examples) < len(everything):
         logging.getLogger("train").warning("training on %d of %d examples: %d use a database missing from %s",
                                            len(examples), len(everything), len(everything) - len(examples), root)
-    train_arm(identity, examples, root, params, arm_lr(params, args.arm), args.arm,
-              adapter_dir=Path("adapters") / args.arm, metrics_path=Path(f"metrics/train_{args.arm}.json"),
-              speed_path=Path(f"metrics/speed_train_{args.arm}.json"),
-              live_dir=None if args.no_curves else Path("dvclive") / args.arm,
-              curve_dir=Path("curves") / args.arm, curve_points=params["curve"]["checkpoints"])
+    train_arm(identity, examples, root, params, arm_lr(params, args.arm), args.arm, adapter_dir=args.adapter,
+              metrics_path=args.metrics, speed_path=args.speed, live_dir=None if args.no_curves else args.live,
+              curve_dir=args.curve, curve_points=params["curve"]["checkpoints"])
 
 
 if __name__ == "__main__":
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--arm", required=True, choices=["exp1", "exp2"], help="which experiment arm to train")
+    for name, what in (("data", "the prepared-data folder"), ("adapter", "the adapter folder to write"),
+                       ("metrics", "the train metrics file"), ("speed", "the speed metrics file"),
+                       ("live", "the DVCLive folder of curves"), ("curve", "the folder of curve adapters")):
+        p.add_argument(f"--{name}", type=Path, required=True, help=what)
     p.add_argument("--no-curves", action="store_true", help="skip the DVCLive curves (on a machine without dvclive)")
     run(main, p.parse_args())

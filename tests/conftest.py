@@ -1,9 +1,11 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))  # lm_eval_reference: the MMLU oracle, a development-only module
 SHARED = Path(os.environ.get("TRADEOFF_SHARED", REPO.parent / "shared")) / "data"
 
 
@@ -29,7 +31,7 @@ def spider_zip(shared_data) -> Path:
 
 @pytest.fixture(scope="session")
 def real_spider(spider_zip, tmp_path_factory) -> Path:
-    from tradeoff.spider_data import extract_spider_zip, find_spider_root
+    from tradeoff.spider.data import extract_spider_zip, find_spider_root
 
     out = tmp_path_factory.mktemp("spider")
     extract_spider_zip(spider_zip, out)
@@ -38,7 +40,7 @@ def real_spider(spider_zip, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_spider(tmp_path_factory) -> Path:
-    from tradeoff.sample_spider import write_sample_spider
+    from tradeoff.spider.sample import write_sample_spider
 
     out = tmp_path_factory.mktemp("sample_spider")
     write_sample_spider(out, seed=0)
@@ -48,24 +50,24 @@ def sample_spider(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def bundled() -> dict:
     """The bundled model, converted once into the repo's models/ cache (shared with `make repro`)."""
-    from tradeoff import models
+    from tradeoff.model import obtain
 
     try:
-        models.bundled_gguf_path()
+        obtain.bundled_gguf_path()
     except Exception as e:  # noqa: BLE001
         pytest.fail(f"the bundled model package must be installed by `make test`: {e}")
-    return models.resolve("bundled", REPO / "models")
+    return obtain.resolve("bundled", REPO / "models")
 
 
 @pytest.fixture(scope="session")
 def tokenizer(bundled):
-    from tradeoff.models import load_tokenizer
+    from tradeoff.model.load import load_tokenizer
 
     return load_tokenizer(bundled)
 
 
 @pytest.fixture(scope="session")
 def model(bundled):
-    from tradeoff.models import load_model
+    from tradeoff.model.load import load_model
 
     return load_model(bundled, "float32", device="cpu")

@@ -25,7 +25,7 @@ def test_a_diverging_run_stops_at_once_and_publishes_nothing(repo, bundled, samp
     from transformers import TrainerCallback
 
     from tradeoff import training
-    from tradeoff.spider_data import load_split
+    from tradeoff.spider.data import load_split
 
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"].update(max_steps=6, batch_size=2, logging_steps=1, save_steps=100)
@@ -59,7 +59,7 @@ def test_a_diverging_run_stops_at_once_and_publishes_nothing(repo, bundled, samp
 @pytest.fixture
 def prepared(repo, tmp_path):
     shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
-    proc = run_stage(repo, tmp_path, "prepare.py")
+    proc = run_stage(repo, tmp_path, "prepare.py", "--out", "data/prepared")
     assert proc.returncode == 0, proc.stderr[-2000:]
     return tmp_path
 
@@ -74,20 +74,22 @@ def test_an_adapter_with_a_nan_weight_is_refused_by_both_evaluations(repo, bundl
     with torch.no_grad():
         next(p for n, p in peft.named_parameters() if "lora_B" in n)[1, 2] = float("nan")
     peft.save_pretrained(prepared / "adapters" / "exp1")
-    for script in ("eval_sql.py", "eval_mmlu.py"):
-        proc = run_stage(repo, prepared, script, "--model", "exp1")
+    for task in ("sql", "mmlu"):
+        proc = run_stage(repo, prepared, f"eval_{task}.py", "--data", "data/prepared", "--adapter", "adapters/exp1",
+                         "--out", f"predictions/{task}_exp1.jsonl", "--metrics", f"metrics/{task}_exp1.json")
         assert_refused(proc, "adapters/exp1", "not all finite", "1 NaN/inf values", "diverged")
     assert not (prepared / "predictions").exists()
     assert not list(prepared.glob("metrics/*exp1*"))
 
 
 def test_mmlu_never_turns_nan_scores_into_answer_a(tokenizer, monkeypatch):
-    from tradeoff import TradeoffError, mmlu
+    from tradeoff import TradeoffError
+    from tradeoff.mmlu import question as mmlu_question, score as mmlu_score
 
-    q = mmlu.Question("elementary_mathematics", 0, "What is 1+1?", ("1", "2", "3", "4"), "B")
-    monkeypatch.setattr(mmlu, "score_prompts", lambda *a, **k: [[math.nan] * 4])
+    q = mmlu_question.Question("elementary_mathematics", 0, "What is 1+1?", ("1", "2", "3", "4"), "B")
+    monkeypatch.setattr(mmlu_score, "score_prompts", lambda *a, **k: [[math.nan] * 4])
     with pytest.raises(TradeoffError, match=r"MMLU elementary_mathematics question 0: .*not finite"):
-        mmlu.evaluate(None, tokenizer, {"elementary_mathematics": [q]}, {}, 0)
+        mmlu_score.score_questions(None, tokenizer, {"elementary_mathematics": [q]}, {}, 0)
 
 
 def test_no_metric_file_holds_a_nan(tmp_path):
@@ -102,7 +104,7 @@ def test_no_metric_file_holds_a_nan(tmp_path):
 
 
 def test_the_report_marks_degenerate_replies():
-    from tradeoff import report
+    from tradeoff.report import table
 
     def recs(replies, right):
         return [{"index": i, "reply": r, "verdict": v, "left_out": None, "hardness": "easy"}
@@ -112,11 +114,11 @@ def test_the_report_marks_degenerate_replies():
     bangs = recs(["!!!!!!!!"] * 7 + ["SELECT 1"], [0] * 8)
     varied_bangs = recs(["!" * (5 + i) for i in range(6)] + ["SELECT 1", "SELECT 2"], [0] * 8)
     mmlu = [{"subject": "astronomy", "index": i, "gold": "A", "pred": "A"} for i in range(4)]
-    result = report.build({"base": healthy, "exp1": bangs, "exp2": varied_bangs},
+    result = table.build({"base": healthy, "exp1": bangs, "exp2": varied_bangs},
                           {m: mmlu for m in ("base", "exp1", "exp2")}, {"astronomy": "STEM"}, n_boot=50)
     assert set(result["degenerate"]) == {"exp1", "exp2"}
     assert "7 of 8 replies are the same text '!!!!!!!!'" in result["degenerate"]["exp1"]
     assert "6 of 8 replies are one character repeated" in result["degenerate"]["exp2"]
-    assert "⚠ exp1: degenerate replies" in report.markdown(result)
-    assert report.summary(result, {"exp1": 2e-4, "exp2": 5e-5})["exp1"]["degenerate"] is True
-    assert "degenerate" not in report.summary(result, {})["base"]
+    assert "⚠ exp1: degenerate replies" in table.markdown(result)
+    assert table.summary(result, {"exp1": 2e-4, "exp2": 5e-5})["exp1"]["degenerate"] is True
+    assert "degenerate" not in table.summary(result, {})["base"]

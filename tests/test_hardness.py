@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tradeoff.hardness import classify, components, level
+from tradeoff.spider.hardness import classify, components, level
 
 
 @pytest.mark.parametrize("sql,expected", [

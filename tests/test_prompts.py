@@ -1,7 +1,7 @@
 import pytest
 
-from tradeoff import prompts
-from tradeoff.spider_data import database_path
+from tradeoff.spider import prompt as spider_prompt
+from tradeoff.spider.data import database_path
 
 
 @pytest.mark.parametrize("reply,expected", [
@@ -16,12 +16,12 @@ from tradeoff.spider_data import database_path
     ("", ""),
 ])
 def test_extract_sql(reply, expected):
-    assert prompts.extract_sql(reply) == expected
+    assert spider_prompt.extract_sql(reply) == expected
 
 
 def test_prompt_has_schema_question_and_template(sample_spider, tokenizer):
     db = database_path(sample_spider, "college")
-    text, kept = prompts.build_prompt(tokenizer, db, "How many departments are there?", sample_rows=2)
+    text, kept = spider_prompt.build_prompt(tokenizer, db, "How many departments are there?", sample_rows=2)
     assert "CREATE TABLE department" in text and "CREATE TABLE instructor" in text
     assert "Question: How many departments are there?" in text
     assert "example rows from department" in text and kept == 2
@@ -30,10 +30,10 @@ def test_prompt_has_schema_question_and_template(sample_spider, tokenizer):
 
 def test_sample_rows_are_dropped_first_to_fit(sample_spider, tokenizer):
     db = database_path(sample_spider, "college")
-    full, _ = prompts.build_prompt(tokenizer, db, "q?", sample_rows=3)
-    bare, _ = prompts.build_prompt(tokenizer, db, "q?", sample_rows=0)
+    full, _ = spider_prompt.build_prompt(tokenizer, db, "q?", sample_rows=3)
+    bare, _ = spider_prompt.build_prompt(tokenizer, db, "q?", sample_rows=0)
     cap = len(tokenizer(bare, add_special_tokens=False)["input_ids"]) + 5
-    text, kept = prompts.build_prompt(tokenizer, db, "q?", sample_rows=3, max_prompt_tokens=cap)
+    text, kept = spider_prompt.build_prompt(tokenizer, db, "q?", sample_rows=3, max_prompt_tokens=cap)
     assert kept == 0 and text == bare and len(full) > len(bare)
 
 
@@ -41,6 +41,6 @@ def test_plain_fallback_without_chat_template(sample_spider):
     class NoTemplate:
         chat_template = None
 
-    text = prompts.render(NoTemplate(), "CREATE TABLE t (a);\n\nQuestion: q?")
-    assert text.startswith(prompts.INSTRUCTION) and text.endswith("SQL: ")
-    assert not prompts.uses_chat_template(NoTemplate())
+    text = spider_prompt.render(NoTemplate(), "CREATE TABLE t (a);\n\nQuestion: q?")
+    assert text.startswith(spider_prompt.INSTRUCTION) and text.endswith("SQL: ")
+    assert not spider_prompt.uses_chat_template(NoTemplate())

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from tradeoff.report import build, markdown, mcnemar_exact, paired_bootstrap
+from tradeoff.report.stats import mcnemar_exact, paired_bootstrap
+from tradeoff.report.table import build, markdown
 
 
 def test_mcnemar_exact_by_hand():
@@ -59,41 +60,41 @@ def test_table_marks_deltas_that_cover_zero():
 
 
 def _result():
-    from tradeoff import report
+    from tradeoff.report import table
 
     sql = {m: [{"index": i, "verdict": v, "left_out": None, "reply": f"SELECT {i}", "hardness": "easy" if i < 2 else "hard"}
                for i, v in enumerate(vs)] for m, vs in {"base": [1, 0, 0, 0], "exp1": [1, 1, 1, 0],
                                                          "exp2": [1, 0, 1, 0]}.items()}
     mm = {m: [{"subject": "astronomy", "index": i, "gold": "A", "pred": p} for i, p in enumerate(ps)]
           for m, ps in {"base": "AAAB", "exp1": "ABBB", "exp2": "AABB"}.items()}
-    return sql, report.build(sql, mm, {"astronomy": "STEM"}, n_boot=200)
+    return sql, table.build(sql, mm, {"astronomy": "STEM"}, n_boot=200)
 
 
 def test_summary_and_plot_rows_carry_the_numbers_of_the_table():
-    from tradeoff import report
+    from tradeoff.report import charts, table
 
     sql, result = _result()
-    s = report.summary(result, {"exp1": 2e-4, "exp2": 5e-5})
+    s = table.summary(result, {"exp1": 2e-4, "exp2": 5e-5})
     assert s["base"] == {"ex": 25.0, "mmlu": 75.0}
     assert s["exp1"]["d_ex"] == 50.0 and s["exp1"]["d_mmlu"] == -50.0 and s["exp1"]["lr"] == 2e-4
     assert s["exp1"]["d_ex_lo"] <= 50.0 <= s["exp1"]["d_ex_hi"]
-    rows = {(r["model"], r["group"]): r for r in report.ex_by_hardness(result)}
+    rows = {(r["model"], r["group"]): r for r in charts.ex_by_hardness(result)}
     assert rows[("exp1", "easy")]["value"] == 100.0 and rows[("exp1", "hard")]["value"] == 50.0
     assert rows[("base", "all")]["n"] == 4 and ("base", "medium") not in rows
-    cats = {(r["model"], r["group"]): r["value"] for r in report.mmlu_by_category(result)}
+    cats = {(r["model"], r["group"]): r["value"] for r in charts.mmlu_by_category(result)}
     assert cats[("exp2", "STEM")] == 50.0 and cats[("base", "overall")] == 75.0
-    points = {p["arm"]: p for p in report.tradeoff_points(result, {"exp1": 2e-4, "exp2": 5e-5})}
+    points = {p["arm"]: p for p in charts.tradeoff_points(result, {"exp1": 2e-4, "exp2": 5e-5})}
     assert set(points) == {"exp1", "exp2"} and points["exp2"]["d_ex"] == 25.0 and points["exp2"]["label"] == "exp2 (lr 5e-05)"
 
 
 def test_sweep_keeps_one_point_per_distinct_arm_setting():
-    from tradeoff import report, sweep
+    from tradeoff.report import sweep, table
 
     _, result = _result()
 
     def rev(name, lr, r=16):
         params = {"lr": lr, "exp2": {"lr": 5e-5}, "lora": {"r": r, "alpha": 32, "dropout": 0.0}, "train": {}}
-        metrics = report.summary(result, {"exp1": lr, "exp2": 5e-5})
+        metrics = table.summary(result, {"exp1": lr, "exp2": 5e-5})
         return {"rev": name * 8, "name": name, "data": {"params": {"params.yaml": {"data": params}},
                                                         "metrics": {"metrics/report.json": {"data": metrics}}}}
 
@@ -108,7 +109,7 @@ def test_sweep_keeps_one_point_per_distinct_arm_setting():
 
 
 def test_curve_steps_are_evenly_spaced_and_end_at_the_last_step():
-    from tradeoff.curve import curve_steps
+    from tradeoff.training import curve_steps
 
     assert curve_steps(40, 4) == [10, 20, 30, 40]
     assert curve_steps(2, 2) == [1, 2]
@@ -117,10 +118,10 @@ def test_curve_steps_are_evenly_spaced_and_end_at_the_last_step():
 
 
 def test_table_shows_ex_per_hardness_with_deltas_and_other_only_when_scored():
-    from tradeoff import report
+    from tradeoff.report import table
 
     sql, result = _result()
-    text = report.markdown(result)
+    text = table.markdown(result)
     assert "MMLU other" not in text
     by_level = text.split("Spider EX by hardness")[1]
     # exp1 solves both easy questions (base one) and one of two hard ones (base none)
@@ -129,7 +130,7 @@ def test_table_shows_ex_per_hardness_with_deltas_and_other_only_when_scored():
     assert result["models"]["exp1"]["EX hard"]["delta"] == 0.5
     mm = {m: [{"subject": "astronomy", "index": 0, "gold": "A", "pred": "A"},
               {"subject": "marketing", "index": 0, "gold": "A", "pred": p}] for m, p in (("base", "B"), ("exp1", "A"))}
-    two = report.build({m: sql[m] for m in ("base", "exp1")}, mm, {"astronomy": "STEM", "marketing": "other"},
+    two = table.build({m: sql[m] for m in ("base", "exp1")}, mm, {"astronomy": "STEM", "marketing": "other"},
                        n_boot=50)
-    assert "| MMLU other |" in report.markdown(two) and two["models"]["exp1"]["other"]["delta"] == 1.0
+    assert "| MMLU other |" in table.markdown(two) and two["models"]["exp1"]["other"]["delta"] == 1.0
     assert two["models"]["exp1"]["overall"]["n"] == 2

@@ -4,10 +4,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tradeoff import mmlu
-from tradeoff.sample_mmlu import write_sample_mmlu
-from tradeoff.sample_spider import DOMAINS, write_sample_spider
-from tradeoff.spider_data import database_path, find_spider_root, load_split
+from tradeoff.mmlu import data as mmlu_data, question as mmlu_question
+from tradeoff.mmlu.data import write_sample_mmlu
+from tradeoff.spider.sample import DOMAINS, write_sample_spider
+from tradeoff.spider.data import database_path, find_spider_root, load_split
 
 
 def _digest(folder: Path) -> str:
@@ -61,13 +61,13 @@ def test_sample_spider_covers_the_spider_constructs(sample_spider):
 
 def test_sample_mmlu_layout_categories_and_answers(tmp_path):
     counts = write_sample_mmlu(tmp_path, seed=0)
-    questions, shots = mmlu.load_csv_dir(tmp_path, "test")
+    questions, shots = mmlu_data.load_csv_dir(tmp_path, "test")
     assert set(questions) == set(counts)
-    cats = {mmlu.CATEGORY_MAP[s] for s in questions}
+    cats = {mmlu_question.CATEGORY_MAP[s] for s in questions}
     assert {"STEM", "humanities", "social sciences"} <= cats
     per_cat = {}
     for s, qs in questions.items():
-        per_cat[mmlu.CATEGORY_MAP[s]] = per_cat.get(mmlu.CATEGORY_MAP[s], 0) + len(qs)
+        per_cat[mmlu_question.CATEGORY_MAP[s]] = per_cat.get(mmlu_question.CATEGORY_MAP[s], 0) + len(qs)
         assert len(shots[s]) == 5
         for q in qs:
             assert q.answer in "ABCD" and len(set(q.choices)) == 4

@@ -5,7 +5,7 @@ import zipfile
 import pytest
 
 from tradeoff import TradeoffError
-from tradeoff.spider_data import (database_path, extract_spider_zip, find_spider_root, load_schemas, load_split)
+from tradeoff.spider.data import (database_path, extract_spider_zip, find_spider_root, load_schemas, load_split)
 
 
 def test_real_zip_reads_as_downloaded(real_spider):

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from tradeoff.sql_eval import order_matters, prepare_query, remove_distinct, results_match, score, summarize
+from tradeoff.spider.metric import order_matters, prepare_query, remove_distinct, results_match, score, summarize
 
 
 @pytest.mark.parametrize("gold,pred,ordered,expected", [
@@ -94,7 +94,7 @@ def test_left_out_examples_are_counted_not_dropped(db_dir):
 
 
 def test_gold_scores_100_on_real_spider_dev(real_spider, tmp_path):
-    from tradeoff.spider_data import load_split
+    from tradeoff.spider.data import load_split
 
     dev = load_split(real_spider, "dev")
     records = score(dev, [e["query"] for e in dev], real_spider / "database")

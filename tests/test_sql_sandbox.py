@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tradeoff.sql_exec import Executor, execute
+from tradeoff.spider.sandbox import Executor, execute
 
 HOSTILE = [
     "DROP TABLE item",
@@ -102,7 +102,7 @@ def crash_on_marker(args):
     """Runs in a worker: dies like a segfault on the marker query, else executes normally."""
     import os
 
-    from tradeoff.sql_exec import execute
+    from tradeoff.spider.sandbox import execute
 
     if args[1] == "SELECT 'CRASH'":
         os._exit(139)
@@ -121,13 +121,13 @@ def test_a_crashing_worker_costs_one_query(db):
 def test_a_query_the_rewrite_cannot_parse_fails_alone(db):
     """Seen in the real run: a generated query nested 100+ parentheses deep makes sqlparse (the
     official DISTINCT rewrite) raise; that prediction is wrong, the others are still scored."""
-    from tradeoff import sql_eval
+    from tradeoff.spider import metric
 
     db_dir = db.parent / "database"
     (db_dir / "shop").mkdir(parents=True)
     db.rename(db_dir / "shop" / "shop.sqlite")
     gold = {"db_id": "shop", "query": "SELECT count(*) FROM item"}
     deep = "SELECT " + "(" * 150 + "count(*)" + ")" * 150 + " FROM item"
-    records = sql_eval.score([gold, gold], [deep, "SELECT count(*) FROM item"], db_dir, workers=1)
+    records = metric.score([gold, gold], [deep, "SELECT count(*) FROM item"], db_dir, workers=1)
     assert records[0]["verdict"] == 0 and "grouping depth" in records[0]["error"]
     assert records[1]["verdict"] == 1

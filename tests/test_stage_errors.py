@@ -58,14 +58,14 @@ def snapshot(folder):
 def test_prepare_refuses_bad_params_and_writes_nothing(repo, workdir, change, fragments):
     set_params(workdir, **change)
     before = snapshot(workdir)
-    proc = run_stage(repo, workdir, "prepare.py")
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
     assert_refused(proc, *fragments)
     assert snapshot(workdir) == before
 
 
 def test_hub_id_offline_says_so(repo, workdir):
     set_params(workdir, model__name="google/gemma-2b-it")
-    proc = run_stage(repo, workdir, "prepare.py", env_extra={"HF_HUB_OFFLINE": "1"})
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared", env_extra={"HF_HUB_OFFLINE": "1"})
     assert_refused(proc, "google/gemma-2b-it", "HF_HUB_OFFLINE", "local folder")
     assert not (workdir / "data" / "prepared" / "model.json").exists()
 
@@ -82,7 +82,7 @@ def test_truncated_zip_keeps_the_previous_output(repo, workdir, sample_spider):
                 zf.write(p, "spider/" + p.relative_to(sample_spider).as_posix())
     zpath.write_bytes(zpath.read_bytes()[:-2000])
     set_params(workdir, data__spider=str(zpath))
-    proc = run_stage(repo, workdir, "prepare.py")
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
     assert_refused(proc, str(zpath))
     assert snapshot(workdir / "data") == before
     assert [p.name for p in (workdir / "data" / "prepared").iterdir()] == ["spider"]
@@ -90,7 +90,7 @@ def test_truncated_zip_keeps_the_previous_output(repo, workdir, sample_spider):
 
 def test_database_that_is_not_sqlite(tmp_path, sample_spider):
     from tradeoff import TradeoffError
-    from tradeoff.spider_data import check_sqlite_file
+    from tradeoff.spider.data import check_sqlite_file
 
     bad = tmp_path / "x.sqlite"
     bad.write_text("not a database")
@@ -107,7 +107,7 @@ def test_mmlu_with_a_bad_answer_letter(repo, workdir, tmp_path):
     (mmlu / "dev").mkdir()
     (mmlu / "test" / "astronomy_test.csv").write_text("Q?,a,b,c,d,A\nQ2?,a,b,c,d,F\n")
     set_params(workdir, data__mmlu=str(mmlu))
-    proc = run_stage(repo, workdir, "prepare.py")
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
     assert_refused(proc, "astronomy_test.csv", "row 2", "answer 'F'")
     assert not (workdir / "data" / "prepared" / "mmlu").exists()
 
@@ -144,7 +144,7 @@ def test_prepare_refuses_bad_spider_input(repo, workdir, sample_spider, mutate, 
     zpath = _spider_zip(workdir, sample_spider, mutate)
     set_params(workdir, data__spider=str(zpath))
     before = snapshot(workdir)
-    proc = run_stage(repo, workdir, "prepare.py")
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
     assert_refused(proc, *fragments)
     assert snapshot(workdir) == before
     assert not (workdir / "data" / "prepared" / "spider").exists()
@@ -162,6 +162,6 @@ def test_prepare_refuses_bad_mmlu_input(repo, workdir, tmp_path, rows, fragments
     path.write_bytes(rows if isinstance(rows, bytes) else rows.encode())
     set_params(workdir, data__mmlu=str(mmlu))
     before = snapshot(workdir)
-    proc = run_stage(repo, workdir, "prepare.py")
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
     assert_refused(proc, *fragments)
     assert snapshot(workdir) == before

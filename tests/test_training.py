@@ -9,7 +9,8 @@ def test_gguf_conversion_keeps_the_weights(bundled):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from tradeoff.models import bundled_gguf_path, load_model
+    from tradeoff.model.load import load_model
+    from tradeoff.model.obtain import bundled_gguf_path
 
     gguf = bundled_gguf_path()
     ours = load_model(bundled, "float32", device="cpu")
@@ -25,8 +26,8 @@ def test_loss_mask_covers_the_completion_only(bundled, tokenizer, sample_spider)
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from tradeoff.models import model_source
-    from tradeoff.spider_data import load_split
+    from tradeoff.model.load import model_source
+    from tradeoff.spider.data import load_split
     from tradeoff.training import sft_rows
 
     rows = sft_rows(tokenizer, load_split(sample_spider, "train")[:3], sample_spider, 0, 1024)

@@ -15,7 +15,9 @@ import logging
 import sys
 import time
 
-from . import TradeoffError, atomic, mmlu, models
+from . import TradeoffError, atomic, cli
+from .mmlu import data, question, score
+from .model import load, obtain
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,22 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-    try:
-        if not 0 <= args.shots <= 5:
-            raise TradeoffError(f"--shots {args.shots}: MMLU's dev split has 5 examples per subject; use 0-5")
-        start = time.perf_counter()
-        categories = mmlu.category_map(args.category_map)
-        questions, shots = mmlu.load_source(args.data)
-        questions = mmlu.select(questions, categories, args.categories, args.limit)
-        identity = models.resolve(args.model, args.models_dir)
-        model, tokenizer = models.load_for_eval(identity, args.dtype, args.adapter)
-        records, summary = mmlu.score(model, tokenizer, questions, shots, args.shots, categories, args.batch_size,
-                                      args.chat_template)
-    except TradeoffError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cli.setup_logging()
+    return cli.exit_status(lambda: _score(args))
+
+
+def _score(args) -> None:
+    if not 0 <= args.shots <= 5:
+        raise TradeoffError(f"--shots {args.shots}: MMLU's dev split has 5 examples per subject; use 0-5")
+    start = time.perf_counter()
+    categories = question.category_map(args.category_map)
+    questions, shots = data.load_source(args.data)
+    questions = data.select(questions, categories, args.categories, args.limit)
+    identity = obtain.resolve(args.model, args.models_dir)
+    model, tokenizer = load.load_for_eval(identity, args.dtype, args.adapter)
+    records, summary = score.score_model(model, tokenizer, questions, shots, args.shots, categories,
+                                         args.batch_size, args.chat_template)
     summary["seconds"] = round(time.perf_counter() - start, 2)
     summary["model"] = {k: identity[k] for k in ("name", "kind", "sha256", "revision") if k in identity}
     summary["adapter"] = args.adapter
@@ -61,8 +62,6 @@ def main(argv: list[str] | None = None) -> int:
                  ", ".join(f"{c} {v['acc']:.4f}" for c, v in summary["categories"].items()))
     if args.out:
         atomic.write_json(args.out, {"summary": summary, "records": records})
-    return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import logging
 import sys
 from pathlib import Path
 
 import yaml
 
-from . import TradeoffError, atomic
+from . import TradeoffError, atomic, cli
 from .config import check, load_params
 
 REQUIRED = "REQUIRED"
@@ -110,28 +109,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write-params", metavar="FILE",
                    help="write the merged params here (for the stage scripts' --params) instead of printing -S")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        overrides, where = {}, {}
-        for path in args.profiles:
-            for key, value in read_profile(path).items():
-                overrides.pop(key, None)  # keep the order of the last setting
-                overrides[key], where[key] = value, str(path)
-        for item in args.set:
-            key, value = parse_set(item)
-            overrides.pop(key, None)
-            overrides[key], where[key] = value, "--set"
-        merged = merge(load_params(args.params), overrides, where)
-        # the merged params must pass the same checks as params.yaml itself
-        check(merged, " + ".join([*args.profiles, *(["--set"] if args.set else [])]))
-        if args.write_params:
-            atomic.write_text(args.write_params, yaml.safe_dump(merged, sort_keys=False))
-        else:
-            print(" ".join(set_arguments(overrides, where)))
-    except TradeoffError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    cli.setup_logging("%(levelname)s %(name)s: %(message)s")
+    return cli.exit_status(lambda: _apply(args))
+
+
+def _apply(args) -> None:
+    overrides, where = {}, {}
+    for path in args.profiles:
+        for key, value in read_profile(path).items():
+            overrides.pop(key, None)  # keep the order of the last setting
+            overrides[key], where[key] = value, str(path)
+    for item in args.set:
+        key, value = parse_set(item)
+        overrides.pop(key, None)
+        overrides[key], where[key] = value, "--set"
+    merged = merge(load_params(args.params), overrides, where)
+    # the merged params must pass the same checks as params.yaml itself
+    check(merged, " + ".join([*args.profiles, *(["--set"] if args.set else [])]))
+    if args.write_params:
+        atomic.write_text(args.write_params, yaml.safe_dump(merged, sort_keys=False))
+    else:
+        print(" ".join(set_arguments(overrides, where)))
 
 
 if __name__ == "__main__":

@@ -20,9 +20,10 @@ import shutil
 import time
 from pathlib import Path
 
-from . import TradeoffError, atomic, curve, prompts
-from .models import load_tokenizer, model_source, pick_dtype
-from .spider_data import database_path
+from . import TradeoffError, atomic
+from .model.load import load_tokenizer, model_source, pick_dtype
+from .spider import prompt
+from .spider.data import database_path
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,9 @@ log = logging.getLogger(__name__)
 def sft_rows(tokenizer, examples: list[dict], spider_root: Path, sample_rows: int, max_prompt_tokens: int) -> list[dict]:
     rows = []
     for ex in examples:
-        prompt, _ = prompts.build_prompt(tokenizer, database_path(spider_root, ex["db_id"]), ex["question"],
-                                         sample_rows, max_prompt_tokens)
-        rows.append({"prompt": prompt, "completion": ex["query"]})
+        text, _ = prompt.build_prompt(tokenizer, database_path(spider_root, ex["db_id"]), ex["question"],
+                                      sample_rows, max_prompt_tokens)
+        rows.append({"prompt": text, "completion": ex["query"]})
     return rows
 
 
@@ -72,13 +73,30 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def curve_steps(max_steps: int, n: int) -> list[int]:
+    """N evenly spaced steps ending at the last one (fewer when there are fewer steps)."""
+    if n <= 0 or max_steps <= 0:
+        return []
+    return sorted({max(1, round(k * max_steps / n)) for k in range(1, n + 1)})
+
+
+def saved_steps(folder: Path) -> list[tuple[int, Path]]:
+    """(step, adapter folder) of every saved step, in order."""
+    return sorted((int(p.name.split("-")[1]), p) for p in folder.glob("step-*") if (p / "adapter_config.json").is_file())
+
+
+def write_steps_file(folder: Path) -> None:
+    """An index of the saved steps; it also keeps the DVC output folder non-empty when the curve is off."""
+    atomic.write_json(folder / "steps.json", [s for s, _ in saved_steps(folder)])
+
+
 def _save_for_curve(folder: Path, n: int):
     """A callback that saves the LoRA adapter at n evenly spaced steps (for the curve stage)."""
     from transformers import TrainerCallback
 
     class SaveForCurve(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
-            self.steps = curve.curve_steps(state.max_steps, n)
+            self.steps = curve_steps(state.max_steps, n)
 
         def on_step_end(self, args, state, control, model=None, **kwargs):
             if state.global_step in self.steps and state.is_world_process_zero:
@@ -294,7 +312,7 @@ def _train_metrics(trainer, arm: str, lr: float, rows: list[dict], trainable: in
         "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "trainable_params": trainable,
         "examples": len(rows),
-        "chat_template": "model" if prompts.uses_chat_template(tokenizer) else "plain fallback",
+        "chat_template": "model" if prompt.uses_chat_template(tokenizer) else "plain fallback",
         "dtype": str(pick_dtype(params["model"]["dtype"])).replace("torch.", ""),
         "quantization": params["train"]["quantization"],
     }
@@ -363,7 +381,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         trainer.model.save_pretrained(tmp)
     if curve_dir is not None:
         curve_dir.mkdir(parents=True, exist_ok=True)
-        curve.write_steps_file(curve_dir)
+        write_steps_file(curve_dir)
     atomic.write_json(ckpt_dir / "fingerprint.json", {"fingerprint": fp, "settings": settings, "finished": True})
     metrics = _train_metrics(trainer, arm, lr, rows, trainable, params, tokenizer, result)
     speed = _speed(metrics["tokens_seen"], tokens_before, wall, process, resume)

@@ -3,16 +3,14 @@
 Nine subjects named as in MMLU, so the MMLU category map applies: three each for STEM, humanities
 and social sciences. Questions come from fact tables written here; the three distractors are
 other answers from the same table, and the position of the right answer is drawn from the seed.
-`write_sample_mmlu(out_dir, seed)` writes `dev/<subject>_dev.csv` (5 rows: the few-shot pool) and
+`data.write_sample_mmlu(out_dir, seed)` writes `dev/<subject>_dev.csv` (5 rows: the few-shot pool) and
 `test/<subject>_test.csv` (the rest): no header, columns question, A, B, C, D, answer.
 """
 
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
-from .mmlu import Question, write_csv_dir
 
 ELEMENTS = [  # (name, symbol, atomic number or None)
     ("hydrogen", "H", 1), ("helium", "He", 2), ("lithium", "Li", 3), ("beryllium", "Be", 4), ("boron", "B", 5),
@@ -169,14 +167,3 @@ def subjects(seed: int = 0) -> dict[str, list[tuple]]:
     for rows in table.values():
         random.Random(f"{seed}:order:{rows[0][0]}").shuffle(rows)
     return table
-
-
-def write_sample_mmlu(out_dir: str | Path, seed: int = 0) -> dict:
-    """Write dev/ (the first five rows of each subject) and test/ (the rest); return test counts."""
-    questions, shots = {}, {}
-    for subject, rows in subjects(seed).items():
-        qs = [Question(subject, i, q, tuple(options), letter) for i, (q, options, letter) in enumerate(rows)]
-        shots[subject] = qs[:5]
-        questions[subject] = [Question(subject, i, q.question, q.choices, q.answer) for i, q in enumerate(qs[5:])]
-    write_csv_dir(questions, shots, Path(out_dir))
-    return {s: len(v) for s, v in questions.items()}

@@ -7,62 +7,14 @@ for base vs the arm. A delta whose interval covers zero is marked.
 
 from __future__ import annotations
 
-import math
-import random
 from collections import Counter
 
-from .config import CATEGORIES
-from .hardness import LEVELS as HARDNESS
+from ..config import CATEGORIES
+from ..spider.hardness import LEVELS as HARDNESS
+from .stats import discordant, mcnemar_exact, paired_bootstrap
+
 
 CATEGORY_COLUMNS = CATEGORIES[:3]  # STEM, humanities, social sciences: the study's three (MMLU avg)
-
-
-# --------------------------------------------------------------------------- statistics (pure)
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts b (only base right) and c
-    (only the arm right): a binomial test of b against n = b + c at p = 1/2."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2 * tail)
-
-
-def paired_bootstrap(base: list[int], arm: list[int], n_boot: int = 2000, seed: int = 0) -> dict:
-    """95% percentile intervals for base's mean, the arm's mean and their difference, resampling
-    question indices (the same ones for both models)."""
-    if len(base) != len(arm):
-        raise ValueError("paired bootstrap needs the same questions for both models")
-    n = len(base)
-    if n == 0:
-        return {"base": (None, None), "arm": (None, None), "delta": (None, None)}
-    rng = random.Random(seed)
-    means_b, means_a, deltas = [], [], []
-    for _ in range(n_boot):
-        idx = [rng.randrange(n) for _ in range(n)]
-        mb = sum(base[i] for i in idx) / n
-        ma = sum(arm[i] for i in idx) / n
-        means_b.append(mb)
-        means_a.append(ma)
-        deltas.append(ma - mb)
-
-    def interval(xs):
-        xs = sorted(xs)
-        return xs[int(0.025 * (len(xs) - 1))], xs[int(math.ceil(0.975 * (len(xs) - 1)))]
-
-    return {"base": interval(means_b), "arm": interval(means_a), "delta": interval(deltas)}
-
-
-def discordant(base: list[int], arm: list[int]) -> tuple[int, int]:
-    b = sum(1 for x, y in zip(base, arm) if x and not y)
-    c = sum(1 for x, y in zip(base, arm) if y and not x)
-    return b, c
-
-
-# --------------------------------------------------------------------------- replies that are no finding
 
 
 def degenerate_replies(records: list[dict], share: float = 0.5) -> str | None:
@@ -85,9 +37,6 @@ def degenerate_replies(records: list[dict], share: float = 0.5) -> str | None:
     if repeated >= share * len(replies):
         return f"{repeated} of {len(replies)} replies are one character repeated"
     return None
-
-
-# --------------------------------------------------------------------------- the table
 
 
 def _sql_vectors(records: list[dict]) -> dict[str, dict]:
@@ -226,60 +175,24 @@ def plain_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- compact metrics and plot data
-
-
 def summary(result: dict, lrs: dict[str, float]) -> dict:
     """A flat view for `dvc metrics show` / `dvc exp show`: per model EX and MMLU, per arm each
     delta with its interval and p-value (in points, i.e. percent)."""
     out = {}
     for m, row in result["models"].items():
-        entry = {"ex": _round(row["EX"]["score"]), "mmlu": _round(row["overall"]["score"])}
+        entry = {"ex": as_percent(row["EX"]["score"]), "mmlu": as_percent(row["overall"]["score"])}
         if m in result.get("degenerate", {}):
             entry["degenerate"] = True
         if m != "base":
             entry["lr"] = lrs.get(m)
             for name, metric in (("ex", "EX"), ("mmlu", "overall")):
                 e = row[metric]
-                entry[f"d_{name}"] = _round(e["delta"])
-                entry[f"d_{name}_lo"], entry[f"d_{name}_hi"] = (_round(x) for x in e["delta_ci"])
+                entry[f"d_{name}"] = as_percent(e["delta"])
+                entry[f"d_{name}_lo"], entry[f"d_{name}_hi"] = (as_percent(x) for x in e["delta_ci"])
                 entry[f"p_{name}"] = round(e["mcnemar_p"], 6)
         out[m] = entry
     return out
 
 
-def _round(x):
+def as_percent(x):
     return None if x is None else round(100 * x, 2)
-
-
-def _chart_rows(result: dict, groups: dict[str, str]) -> list[dict]:
-    """Rows (model, group, value, lo, hi, n) in % for a bar chart; `groups` maps each group's
-    label to its metric in `result`; metrics without questions are left out."""
-    return [{"model": m, "group": group, "value": _round(e["score"]), "lo": _round(e["ci"][0]),
-             "hi": _round(e["ci"][1]), "n": e["n"]}
-            for m, row in result["models"].items() for group, metric in groups.items()
-            for e in [row[metric]] if e["n"]]
-
-
-def ex_by_hardness(result: dict) -> list[dict]:
-    """Rows for the EX-by-hardness chart: each level, then all scored questions."""
-    return _chart_rows(result, {**{h: f"EX {h}" for h in HARDNESS}, "all": "EX"})
-
-
-def mmlu_by_category(result: dict) -> list[dict]:
-    """Rows for the MMLU-per-category chart: each category scored, then overall."""
-    return _chart_rows(result, {c: c for c in (*CATEGORIES, "overall")})
-
-
-def tradeoff_points(result: dict, lrs: dict[str, float]) -> list[dict]:
-    """One point per arm in the trade-off plane: ΔMMLU (overall) against ΔEX, with intervals."""
-    rows = []
-    for m, row in result["models"].items():
-        if m == "base":
-            continue
-        ex, mm = row["EX"], row["overall"]
-        rows.append({"arm": m, "label": f"{m} (lr {lrs.get(m):g})" if lrs.get(m) is not None else m,
-                     "d_ex": _round(ex["delta"]), "d_ex_lo": _round(ex["delta_ci"][0]),
-                     "d_ex_hi": _round(ex["delta_ci"][1]), "d_mmlu": _round(mm["delta"]),
-                     "d_mmlu_lo": _round(mm["delta_ci"][0]), "d_mmlu_hi": _round(mm["delta_ci"][1])})
-    return rows

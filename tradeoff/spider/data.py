@@ -13,7 +13,7 @@ import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from . import TradeoffError
+from .. import TradeoffError
 
 log = logging.getLogger(__name__)
 

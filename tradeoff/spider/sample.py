@@ -15,7 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import atomic
+from .. import atomic
 
 
 @dataclass(frozen=True)

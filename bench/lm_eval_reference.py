@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from .mmlu import LETTERS
+from tradeoff.mmlu.question import LETTERS
 
 COLUMNS = ["question", "A", "B", "C", "D", "answer"]
 

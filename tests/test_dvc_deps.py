@@ -1,0 +1,107 @@
+"""dvc.yaml tells DVC the truth: every stage depends on every project file its command runs, so
+that a change to any of them reruns the stage (and nothing is left up to date that is not)."""
+
+import ast
+import shlex
+from pathlib import Path
+
+import yaml
+
+
+def project_imports(repo: Path, path: Path) -> set[Path]:
+    """The project's module files that `path` imports, anywhere in it (lazy imports included)."""
+    package = path.parent.relative_to(repo).as_posix().replace("/", ".")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from the file's own package, up level - 1 packages
+                parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            names = [base] + [f"{base}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] != "tradeoff":
+                continue
+            for candidate in (repo / (name.replace(".", "/") + ".py"), repo / name.replace(".", "/") / "__init__.py"):
+                if candidate.is_file():
+                    found.add(candidate)
+            # importing a.b.c runs a/__init__.py and a/b/__init__.py too
+            parts = name.split(".")
+            for i in range(1, len(parts)):
+                init = repo.joinpath(*parts[:i], "__init__.py")
+                if init.is_file():
+                    found.add(init)
+    return found
+
+
+def files_run_by(repo: Path, script: Path) -> set[Path]:
+    """The script and every project module it imports, transitively."""
+    seen, todo = {script}, [script]
+    while todo:
+        for module in project_imports(repo, todo.pop()):
+            if module not in seen:
+                seen.add(module)
+                todo.append(module)
+    return seen
+
+
+def stage_commands(dvc: dict) -> dict[str, tuple[str, list[str]]]:
+    """Stage name -> (its command, its deps), one entry per foreach item."""
+    out = {}
+    for name, spec in dvc["stages"].items():
+        if "foreach" in spec:
+            items = spec["foreach"]
+            keys = items.items() if isinstance(items, dict) else ((i, i) for i in items)
+            for key, item in keys:
+                cmd = spec["do"]["cmd"].replace("${key}", str(key)).replace("${item}", str(item))
+                out[f"{name}@{key}"] = (cmd, spec["do"]["deps"])
+        else:
+            out[name] = (spec["cmd"], spec["deps"])
+    return out
+
+
+def uncovered(repo: Path, cmd: str, deps: list[str]) -> list[str]:
+    """The files the command runs that no dep (a file, or a folder above it) covers."""
+    script = next(repo / a for a in shlex.split(cmd) if a.endswith(".py"))
+    covered = [repo / d for d in deps if "${" not in d]
+    missing = []
+    for f in sorted(files_run_by(repo, script)):
+        if not any(f == d or d in f.parents for d in covered):
+            missing.append(f.relative_to(repo).as_posix())
+    return missing
+
+
+def unused(repo: Path, cmd: str, deps: list[str]) -> list[str]:
+    """Code deps (stages/, tradeoff/) that hold no file the command runs: they would rerun the
+    stage for changes that cannot affect it."""
+    script = next(repo / a for a in shlex.split(cmd) if a.endswith(".py"))
+    ran = files_run_by(repo, script)
+    return [d for d in deps if d.startswith(("stages/", "tradeoff/"))
+            and not any(f == repo / d or repo / d in f.parents for f in ran)]
+
+
+def test_every_stage_depends_on_every_file_it_runs(repo):
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    problems = {name: m for name, (cmd, deps) in stage_commands(dvc).items() if (m := uncovered(repo, cmd, deps))}
+    assert not problems, f"dvc.yaml misses dependencies: {problems}"
+
+
+def test_no_stage_depends_on_code_it_does_not_run(repo):
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    problems = {name: m for name, (cmd, deps) in stage_commands(dvc).items() if (m := unused(repo, cmd, deps))}
+    assert not problems, f"dvc.yaml lists code the stage does not run: {problems}"
+
+
+def test_the_check_sees_a_missing_module(repo):
+    """The check itself: drop one imported module from a stage's deps and it must complain."""
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    cmd, deps = stage_commands(dvc)["report"]
+    assert "stages/report.py" in uncovered(repo, cmd, [d for d in deps if d != "stages/report.py"])
+    ran = files_run_by(repo, repo / "stages" / "train.py")
+    assert repo / "tradeoff" / "__init__.py" in ran
+    assert any("training" in p.as_posix() for p in ran)

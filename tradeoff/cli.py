@@ -1,0 +1,51 @@
+"""What every command shares (the stage scripts and the `python -m tradeoff.*` entry points):
+logging, params, and one clear line with exit status 2 for a user error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+from . import TradeoffError
+from .config import load_params
+from .gpu import claim_gpu
+
+
+def setup_logging(fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
+    logging.basicConfig(level=logging.INFO, format=fmt, datefmt="%H:%M:%S")
+    for noisy in ("httpx", "urllib3", "filelock", "dvclive"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def exit_status(work: Callable[[], int | None]) -> int:
+    """Run `work`; a TradeoffError becomes one line `error: ...` on stderr and status 2."""
+    try:
+        return work() or 0
+    except TradeoffError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """A stage script's parser: its description and --params."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
+    return p
+
+
+def read_jsonl(path) -> list[dict]:
+    """The records of a predictions file that an earlier stage wrote."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def run(main, args: argparse.Namespace) -> None:
+    """A stage: call main(args, params) and exit with its status."""
+    setup_logging()
+    claim_gpu()  # before anything imports torch
+    status = exit_status(lambda: main(args, load_params(args.params)))
+    if status:
+        sys.exit(status)

@@ -1,0 +1,186 @@
+"""MMLU as lm-evaluation-harness's `mmlu` task scores it, with one forward pass per question.
+
+Prompt (lm-eval's original MMLU format): a header naming the subject, k shots taken from the
+first rows of the subject's dev split, then the question; the prediction is the letter whose
+continuation (" A" ... " D") has the highest log-likelihood after "Answer:".
+
+Speed without changing a score: all prompts of a subject share their header and shots, so that
+common token prefix is run once and its key/value cache reused for every question; the rest
+of each prompt is left-padded with explicit position ids, and only the last position's logits
+are computed. A question therefore sees exactly the tokens it would see alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from .. import TradeoffError
+from .data import load_csv_dir, select
+from .prompt import fit_shots
+from .question import LETTERS, Question, category_map
+
+log = logging.getLogger(__name__)
+
+
+def wants_bos(config) -> bool:
+    """lm-eval prepends BOS only for Gemma models, whose outputs degrade without it."""
+    return "gemma" in str(getattr(config, "model_type", "")).lower()
+
+
+def letter_token_ids(tokenizer) -> list[int]:
+    """Token ids of " A" ... " D"; each must be one token for the one-pass scoring."""
+    ids = []
+    for letter in LETTERS:
+        enc = tokenizer(f" {letter}", add_special_tokens=False)["input_ids"]
+        if len(enc) != 1:
+            raise TradeoffError(f"tokenizer splits ' {letter}' into {len(enc)} tokens; one-pass scoring needs one")
+        ids.append(enc[0])
+    return ids
+
+
+def _common_prefix_len(seqs: list[list[int]]) -> int:
+    first = seqs[0]
+    n = min(len(s) for s in seqs)
+    for i in range(n):
+        t = first[i]
+        if any(s[i] != t for s in seqs):
+            return i
+    return n
+
+
+def _cache_kwarg(model) -> str:
+    """transformers renamed `past_key_values` to `cache` (5.2x); accept both."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # look through PEFT
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def _returned_cache(output):
+    return output.cache if getattr(output, "cache", None) is not None else output.past_key_values
+
+
+def _expand_cache(cache, batch: int):
+    from transformers import DynamicCache
+
+    out = DynamicCache()
+    for i, layer in enumerate(cache.layers):
+        out.update(layer.keys.expand(batch, -1, -1, -1).contiguous(),
+                   layer.values.expand(batch, -1, -1, -1).contiguous(), i)
+    return out
+
+
+def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, add_bos: bool = False,
+                  progress=None) -> list[list[float]]:
+    """Log-likelihood of " A".." D" after each prompt. Prompts that share a prefix (a subject's
+    header and shots) reuse its key/value cache."""
+    import torch
+
+    letters = torch.tensor(letter_token_ids(tokenizer))
+    enc = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    if add_bos and tokenizer.bos_token_id is not None:
+        enc = [[tokenizer.bos_token_id] + e for e in enc]
+    # lm-eval scores the continuation as whole[len(context):]; check that " A" is one token there
+    p_len = min(_common_prefix_len(enc), min(len(e) for e in enc) - 1)
+    device = next(model.parameters()).device
+    prefix = torch.tensor([enc[0][:p_len]], device=device)
+    out: list[list[float] | None] = [None] * len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: -len(enc[i]))
+    with torch.inference_mode():
+        cache_kw = _cache_kwarg(model)
+        prefix_cache = _returned_cache(model(prefix, use_cache=True)) if p_len else None
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            suffixes = [enc[i][p_len:] for i in idx]
+            width = max(len(s) for s in suffixes)
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), p_len + width), dtype=torch.long)
+            mask[:, :p_len] = 1
+            pos = torch.full((len(idx), width), p_len, dtype=torch.long)
+            for row, s in enumerate(suffixes):  # left padding: every prompt ends at the last column
+                ids[row, width - len(s):] = torch.tensor(s)
+                mask[row, p_len + width - len(s):] = 1
+                pos[row, width - len(s):] = torch.arange(p_len, p_len + len(s))
+            kwargs = {}
+            if prefix_cache is not None:
+                kwargs[cache_kw] = _expand_cache(prefix_cache, len(idx))
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=pos.to(device),
+                           use_cache=prefix_cache is not None, logits_to_keep=1, **kwargs).logits[:, -1, :]
+            logprobs = torch.log_softmax(logits.float(), dim=-1)[:, letters.to(device)].cpu().tolist()
+            for i, lp in zip(idx, logprobs):
+                out[i] = lp
+            if progress is not None:
+                progress.update(len(idx))
+    return out  # type: ignore[return-value]
+
+
+def score_questions(model, tokenizer, questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int,
+             batch_size: int = 16, chat: bool = False, max_tokens: int | None = None,
+             add_bos: bool = False) -> list[dict]:
+    """One record per question: subject, index, gold, predicted letter, the four log-likelihoods,
+    and how many shots were dropped to fit the context."""
+    from tqdm.auto import tqdm
+
+    records = []
+    total = sum(len(v) for v in questions.values())
+    with tqdm(total=total, desc="MMLU", unit="q") as bar:
+        for subject, qs in questions.items():
+            fitted = [fit_shots(tokenizer, q, shots.get(subject, []), k, max_tokens, chat) for q in qs]
+            scores = score_prompts(model, tokenizer, [p for p, _ in fitted], batch_size, add_bos, progress=bar)
+            for q, (_, used), lls in zip(qs, fitted, scores):
+                if not all(math.isfinite(x) for x in lls):
+                    # max() over four NaNs would answer A every time: a broken model, not a result
+                    raise TradeoffError(f"MMLU {subject} question {q.index}: the model's log-likelihoods are not "
+                                        f"finite ({lls}); its weights or its arithmetic are broken")
+                pred = LETTERS[max(range(4), key=lambda j: lls[j])]
+                records.append({"subject": subject, "index": q.index, "gold": q.answer, "pred": pred,
+                                "loglik": [round(x, 6) for x in lls], "shots_dropped": k - used})
+    return records
+
+
+def summarize(records: list[dict], categories: dict[str, str]) -> dict:
+    """Accuracy per subject, per category (question-weighted, as lm-eval aggregates), the macro
+    average over subjects and overall, with question counts."""
+    by_subject: dict[str, list[int]] = {}
+    for r in records:
+        by_subject.setdefault(r["subject"], []).append(int(r["pred"] == r["gold"]))
+    subjects = {s: {"acc": sum(v) / len(v), "n": len(v), "category": categories.get(s, "other")}
+                for s, v in sorted(by_subject.items())}
+    cats: dict[str, list[int]] = {}
+    for s, v in by_subject.items():
+        cats.setdefault(categories.get(s, "other"), []).extend(v)
+    n = sum(len(v) for v in by_subject.values())
+    return {
+        "acc": sum(sum(v) for v in by_subject.values()) / n if n else None,
+        "macro_acc": sum(x["acc"] for x in subjects.values()) / len(subjects) if subjects else None,
+        "n": n,
+        "shots_dropped": sum(r.get("shots_dropped", 0) > 0 for r in records),
+        "categories": {c: {"acc": sum(v) / len(v), "n": len(v)} for c, v in sorted(cats.items())},
+        "subjects": subjects,
+    }
+
+
+def score_model(model, tokenizer, questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int,
+          categories: dict[str, str], batch_size: int = 16, chat: bool = False) -> tuple[list[dict], dict]:
+    """Records and summary of one model, with lm-eval's settings for this model (context
+    length, BOS for Gemma)."""
+    records = score_questions(model, tokenizer, questions, shots, k, batch_size, chat,
+                       max_tokens=getattr(model.config, "max_position_embeddings", None),
+                       add_bos=wants_bos(model.config))
+    summary = summarize(records, categories)
+    summary["shots"] = k
+    return records, summary
+
+
+def score_with_params(model, tokenizer, mmlu_root: Path, params: dict) -> tuple[list[dict], dict]:
+    """Records and summary for the test questions under `mmlu_root` (the CSV layout), with the
+    categories, limit, shots and batch of `params` (as the eval_mmlu and curve stages score)."""
+    p = params["eval_mmlu"]
+    categories = category_map(p["category_map"])
+    questions, shots = load_csv_dir(mmlu_root, "test")
+    keep = None if p["categories"] == "all" else p["categories"]
+    questions = select(questions, categories, keep, p["limit_per_subject"])
+    return score_model(model, tokenizer, questions, shots, p["shots"], categories, p["batch_size"], p["chat_template"])

@@ -1,0 +1,92 @@
+"""Loading the base model that `model.obtain` identified: dtype, tokenizer padding, and an optional
+LoRA adapter (refused when its weights are not all finite)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from .. import TradeoffError
+
+log = logging.getLogger(__name__)
+
+
+def model_source(identity: dict) -> tuple[str, dict]:
+    """What to pass to from_pretrained: the path or repo, and the pinned revision. A bundled model
+    converted by `prepare` must still be there: loading never converts."""
+    if identity["kind"] == "bundled" and not Path(identity["path"]).is_dir():
+        raise TradeoffError(f"{identity['path']}: the converted base model is missing (models/ cleaned?); "
+                            "run the prepare stage again (`dvc repro --force prepare`) to convert it")
+    if identity["kind"] == "hub" and identity["path"] == identity["name"]:
+        return identity["name"], {"revision": identity["revision"]}
+    return identity["path"], {}
+
+
+def pick_dtype(setting: str):
+    """`auto`: bfloat16 on a GPU that supports it, float32 otherwise."""
+    import torch
+
+    if setting == "auto":
+        return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[setting]
+
+
+def load_tokenizer(identity: dict, padding_side: str = "right"):
+    from transformers import AutoTokenizer
+
+    src, kw = model_source(identity)
+    tok = AutoTokenizer.from_pretrained(src, **kw)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = padding_side
+    return tok
+
+
+def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None = None, device: str | None = None):
+    """The base model in eval mode, with a LoRA adapter applied when given.
+
+    On a CPU the model is always loaded in float32, whatever `dtype` says: half precision is
+    slower there and its scores would differ from the GPU's bf16 ones anyway."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    src, kw = model_source(identity)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch_dtype = pick_dtype(dtype) if device != "cpu" else torch.float32
+    if device == "cpu" and dtype not in ("auto", "float32"):
+        log.info("evaluating on the CPU in float32 (model.dtype=%s applies on a GPU)", dtype)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch_dtype, **kw).to(device)
+    if adapter is not None:
+        from peft import PeftModel
+
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise TradeoffError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
+        model = PeftModel.from_pretrained(model, str(adapter)).to(device)
+        refuse_non_finite(model, adapter)
+    model.eval()
+    return model
+
+
+def refuse_non_finite(model, adapter: str | Path) -> None:
+    """Stop on an adapter whose weights are not all finite: the training that wrote it diverged,
+    and such a model answers `!!!!` (token 0 of NaN logits), which must never become a score."""
+    import torch
+
+    for name, p in model.named_parameters():
+        if "lora_" in name and not torch.isfinite(p).all():
+            bad = int((~torch.isfinite(p)).sum())
+            raise TradeoffError(f"{adapter}: the adapter's weights are not all finite ({bad:,} NaN/inf values in "
+                                f"{name}); the training that wrote it diverged: retrain it")
+
+
+def load_for_eval(identity: dict, dtype: str, adapter: str | Path | None = None):
+    """(model, tokenizer) as every evaluation uses them."""
+    return load_model(identity, dtype, adapter), load_tokenizer(identity)
+
+
+def load_prepared(model_json: str | Path, dtype: str, adapter: str | Path | None = None):
+    """(model, tokenizer) of the base model that `prepare` recorded in `model_json`, with the
+    adapter when given: what every evaluation stage scores."""
+    identity = json.loads(Path(model_json).read_text())
+    return load_for_eval(identity, dtype, adapter)

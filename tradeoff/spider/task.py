@@ -1,0 +1,48 @@
+"""Scoring one model on Spider: build the prompts, generate SQL greedily, extract it, score EX."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from . import metric, prompt
+from .data import database_path, load_split
+from .generate import generate
+
+log = logging.getLogger(__name__)
+
+
+def score_model(model, tokenizer, examples: list[dict], spider_root: Path, sample_rows: int, max_prompt_tokens: int,
+             batch_size: int, max_new_tokens: int, timeout_s: float, keep_distinct: bool,
+             workers: int | None) -> tuple[list[dict], dict]:
+    """Prediction records (one per example) and the EX summary."""
+    texts = []
+    for ex in examples:
+        db = database_path(spider_root, ex["db_id"])
+        texts.append(prompt.build_prompt(tokenizer, db, ex["question"], sample_rows, max_prompt_tokens)[0]
+                     if db.is_file() else None)
+    runnable = [i for i, t in enumerate(texts) if t is not None]
+    replies, seconds = generate(model, tokenizer, [texts[i] for i in runnable], batch_size, max_new_tokens)
+    raw = {i: (r, s) for i, r, s in zip(runnable, replies, seconds)}
+    predicted = [prompt.extract_sql(raw[i][0]) if i in raw else "" for i in range(len(examples))]
+    verdicts = metric.score(examples, predicted, spider_root / "database", keep_distinct=keep_distinct,
+                              timeout_s=timeout_s, workers=workers)
+    records = []
+    for i, (ex, v) in enumerate(zip(examples, verdicts)):
+        records.append({"index": i, "db_id": ex["db_id"], "question": ex["question"], "gold": ex["query"],
+                        "reply": raw.get(i, ("", 0.0))[0], "sql": predicted[i], "verdict": v["verdict"],
+                        "error": v["error"], "left_out": v["left_out"], "hardness": v["hardness"],
+                        "seconds": round(raw.get(i, ("", 0.0))[1], 4)})
+    summary = metric.summarize(verdicts)
+    metric.log_left_out(summary)
+    return records, summary
+
+
+def score_with_params(model, tokenizer, spider_root: Path, params: dict) -> tuple[list[dict], dict]:
+    """Spider dev EX of the prepared data under `spider_root`, with the prompt and eval_sql
+    settings of `params` (as the eval_sql and curve stages score): records and summary."""
+    p = params["eval_sql"]
+    examples = load_split(spider_root, "dev")[: p["limit"] or None]
+    return score_model(model, tokenizer, examples, spider_root, params["prompt"]["sample_rows"],
+                       params["prompt"]["max_prompt_tokens"], p["batch_size"], p["max_new_tokens"],
+                       p["timeout_s"], p["keep_distinct"], p["workers"])
