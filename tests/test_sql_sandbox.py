@@ -131,3 +131,92 @@ def test_a_query_the_rewrite_cannot_parse_fails_alone(db):
     records = metric.score([gold, gold], [deep, "SELECT count(*) FROM item"], db_dir, workers=1)
     assert records[0]["verdict"] == 0 and "grouping depth" in records[0]["error"]
     assert records[1]["verdict"] == 1
+
+
+def test_a_result_heavy_in_bytes_costs_one_query(db):
+    """Few rows, many megabytes: the worker stops counting at the byte cap instead of shipping
+    1.5 GB to the scorer (which ran out of memory and lost every verdict)."""
+    from tradeoff.spider.sandbox import MAX_RESULT_BYTES
+
+    heavy = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300) SELECT zeroblob(5000000) FROM c"
+    before = sha(db)
+    start = time.monotonic()
+    with Executor(workers=2, timeout_s=10.0) as ex:
+        outcomes = ex.map([(db, "SELECT count(*) FROM item"), (db, heavy), (db, "SELECT max(id) FROM item")])
+    assert time.monotonic() - start < 20
+    assert outcomes[1].error == f"result too large (> {MAX_RESULT_BYTES} bytes)"
+    assert outcomes[0].rows == [(30,)] and outcomes[2].rows == [(29,)]
+    assert sha(db) == before
+
+
+def stall_on_marker(args):
+    """Runs in a worker: a query stuck where SQLite's progress handler cannot interrupt it (one
+    long native call), else executes normally."""
+    from tradeoff.spider.sandbox import execute
+
+    if args[1] == "SELECT 'STALL'":
+        time.sleep(3600)
+    return execute(*args)
+
+
+def test_a_query_that_ignores_the_time_budget_is_killed_within_a_second(db):
+    from tradeoff.spider.sandbox import KILL_MARGIN_S
+
+    limit = 1.0
+    jobs = [(db, "SELECT 1"), (db, "SELECT 'STALL'"), (db, "SELECT 'STALL'"), (db, "SELECT 2")]
+    with Executor(workers=2, timeout_s=limit, task=stall_on_marker) as ex:
+        start = time.monotonic()
+        outcomes = ex.map(jobs)
+        took = time.monotonic() - start
+        after = ex.map([(db, "SELECT 3")])
+    assert [o.error for o in outcomes] == [None, "timeout", "timeout", None]
+    assert all(o.seconds < limit + KILL_MARGIN_S + 0.5 for o in outcomes)
+    assert outcomes[0].rows == [(1,)] and outcomes[3].rows == [(2,)] and after[0].rows == [(3,)]
+    assert took < len(jobs) * limit + 2  # queries x limit + a small constant, whatever they do
+
+
+def test_workers_die_with_the_scorer(db, tmp_path):
+    """kill -9 of the scoring process leaves no worker behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "scorer.py"
+    script.write_text(f"""
+import sys, time
+sys.path.insert(0, {str(tmp_path)!r})
+from tradeoff.spider.sandbox import Executor
+import test_stall
+with Executor(workers=2, timeout_s=600, task=test_stall.stall) as ex:
+    print(" ".join(str(w.process.pid) for w in ex._idle), flush=True)
+    ex.map([({str(db)!r}, "x"), ({str(db)!r}, "y")])
+""")
+    (tmp_path / "test_stall.py").write_text("import time\n\ndef stall(args):\n    time.sleep(3600)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert len(pids) == 2
+    time.sleep(1.0)  # both busy with a query that would run an hour
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in pids if _running(p)]
+    assert not alive, f"workers {alive} outlived the scorer"
+
+
+def _running(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:  # a zombie waiting for its reaper has ended
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

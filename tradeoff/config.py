@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
@@ -12,11 +13,11 @@ CATEGORIES = ("STEM", "humanities", "social sciences", "other")
 
 
 def _positive(x):
-    return x > 0
+    return math.isfinite(x) and x > 0
 
 
 def _non_negative(x):
-    return x >= 0
+    return math.isfinite(x) and x >= 0
 
 
 def _fraction(x):
@@ -25,8 +26,8 @@ def _fraction(x):
 
 # key -> (allowed types, check or tuple of allowed values, what the message says is allowed)
 SCHEMA: dict = {
-    "lr": ((float, int), _positive, "a learning rate > 0"),
-    "exp2": {"lr": ((float, int), _positive, "a learning rate > 0")},
+    "lr": ((float, int), lambda x: _positive(x) and x <= 1, "a learning rate in (0, 1]"),
+    "exp2": {"lr": ((float, int), lambda x: _positive(x) and x <= 1, "a learning rate in (0, 1]")},
     "model": {
         "name": ((str,), None, "`bundled`, a hub id (owner/name) or a local checkpoint folder"),
         "dtype": ((str,), ("auto", "float32", "bfloat16", "float16"), None),
@@ -70,9 +71,9 @@ SCHEMA: dict = {
         "limit": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
         "batch_size": ((int,), _positive, "an integer > 0"),
         "max_new_tokens": ((int,), _positive, "an integer > 0"),
-        "timeout_s": ((int, float), _positive, "seconds > 0"),
+        "timeout_s": ((int, float), lambda x: _positive(x) and x <= 3600, "seconds in (0, 3600]"),
         "keep_distinct": ((bool,), None, "true or false"),
-        "workers": ((int, type(None)), lambda x: x is None or x > 0, "null (all cores) or an integer > 0"),
+        "workers": ((int, type(None)), lambda x: x is None or 0 < x <= 1024, "null (all cores) or an integer in 1..1024"),
     },
     "eval_mmlu": {
         "shots": ((int,), lambda x: 0 <= x <= 5, "an integer from 0 to 5"),

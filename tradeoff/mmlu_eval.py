@@ -16,22 +16,24 @@ import sys
 import time
 
 from . import TradeoffError, atomic, cli
+from .config import CATEGORIES
 from .mmlu import data, question, score
 from .model import load, obtain
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    p = cli.ArgumentParser(prog="python -m tradeoff.mmlu_eval", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--model", required=True, help="bundled | bundled-qwen | hub id | checkpoint folder")
     p.add_argument("--adapter", help="a LoRA adapter folder to apply to the model")
     p.add_argument("--data", default="sample", help="sample | hf:cais/mmlu | folder of MMLU CSVs (default: sample)")
     p.add_argument("--shots", type=int, default=5, help="few-shot examples from the dev split, 0-5 (default: 5)")
-    p.add_argument("--limit", type=int, help="first N test questions of each subject")
-    p.add_argument("--categories", nargs="+", help="categories to score (default: all four)")
+    p.add_argument("--limit", type=cli.positive_int, help="first N test questions of each subject")
+    p.add_argument("--categories", nargs="+", choices=CATEGORIES, help="categories to score (default: all four)")
     p.add_argument("--category-map", choices=["original", "lm_eval"], default="original")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32 (float32 on a CPU)")
+    p.add_argument("--batch-size", type=cli.positive_int, default=16)
+    p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
+                   help="float32 on a CPU whatever is asked (default: auto)")
     p.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template")
     p.add_argument("--models-dir", default="models", help="where bundled models are converted (default: models)")
     p.add_argument("--out", help="write the summary and per-question records to this JSON file")
@@ -51,6 +53,9 @@ def _score(args) -> None:
     categories = question.category_map(args.category_map)
     questions, shots = data.load_source(args.data)
     questions = data.select(questions, categories, args.categories, args.limit)
+    if not questions:
+        raise TradeoffError(f"{args.data}: no test questions in the categories {', '.join(args.categories or CATEGORIES)}")
+    score.check_shots(questions, shots, args.shots)  # before the model is loaded
     identity = obtain.resolve(args.model, args.models_dir)
     model, tokenizer = load.load_for_eval(identity, args.dtype, args.adapter)
     records, summary = score.score_model(model, tokenizer, questions, shots, args.shots, categories,

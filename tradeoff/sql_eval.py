@@ -8,7 +8,6 @@ hardness with counts. The scoring itself is tradeoff/spider/metric.py.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -36,14 +35,14 @@ def read_pred_file(path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tradeoff.sql_eval", description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(prog="python -m tradeoff.sql_eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--gold", type=Path, required=True, help="gold file: one 'SQL<TAB>db_id' per line")
     parser.add_argument("--pred", type=Path, required=True, help="predictions: one SQL per line")
     parser.add_argument("--db", type=Path, required=True, help="database folder holding <db_id>/*.sqlite")
     parser.add_argument("--verdicts", type=Path, help="write one JSON line per example here")
     parser.add_argument("--keep-distinct", action="store_true", help="do not remove DISTINCT before execution")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per query (default 30)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--timeout", type=cli.positive_float, default=30.0, help="seconds per query (default 30)")
+    parser.add_argument("--workers", type=cli.positive_int, default=None, help="worker processes (default: all cores)")
     args = parser.parse_args(argv)
     cli.setup_logging("%(levelname)s %(message)s")
     return cli.exit_status(lambda: _score_files(args))
@@ -62,6 +61,9 @@ def _score_files(args) -> None:
     records = score(gold, pred, args.db, keep_distinct=args.keep_distinct, timeout_s=args.timeout,
                     workers=args.workers)
     summary = summarize(records)
+    if not summary["n_scored"]:
+        raise TradeoffError(f"{args.db}: no question could be scored: none of the {len(gold)} databases named in "
+                            f"{args.gold} is there as <db_id>/<db_id>.sqlite (is --db the folder that holds them?)")
     log_left_out(summary)
     print(format_summary(summary))
     if args.verdicts:

@@ -163,10 +163,20 @@ def summarize(records: list[dict], categories: dict[str, str]) -> dict:
     }
 
 
+def check_shots(questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int) -> None:
+    """Refuse to score k-shot when a subject has fewer than k dev questions: it would silently
+    run with fewer shots (0 without a dev/ folder) under a k-shot label."""
+    short = sorted(s for s in questions if len(shots.get(s, [])) < k)
+    if short:
+        raise TradeoffError(f"MMLU {k}-shot: {len(short)} subjects have fewer than {k} dev questions to take shots "
+                            f"from (first: {short[0]}; is the dev/ folder there?); score with fewer shots")
+
+
 def score_model(model, tokenizer, questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int,
           categories: dict[str, str], batch_size: int = 16, chat: bool = False) -> tuple[list[dict], dict]:
     """Records and summary of one model, with lm-eval's settings for this model (context
     length, BOS for Gemma)."""
+    check_shots(questions, shots, k)
     records = score_questions(model, tokenizer, questions, shots, k, batch_size, chat,
                        max_tokens=getattr(model.config, "max_position_embeddings", None),
                        add_bos=wants_bos(model.config))
@@ -183,4 +193,6 @@ def score_with_params(model, tokenizer, mmlu_root: Path, params: dict) -> tuple[
     questions, shots = load_csv_dir(mmlu_root, "test")
     keep = None if p["categories"] == "all" else p["categories"]
     questions = select(questions, categories, keep, p["limit_per_subject"])
+    if not questions:
+        raise TradeoffError(f"{mmlu_root}: no test questions in the categories {keep}")
     return score_model(model, tokenizer, questions, shots, p["shots"], categories, p["batch_size"], p["chat_template"])

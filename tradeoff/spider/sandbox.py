@@ -5,13 +5,17 @@ Layers, each enough on its own for the common attacks:
 - the database is opened read-only through a URI (`mode=ro`) and `PRAGMA query_only` is set;
 - SQLite's authorizer allows reading and selecting only: writes, schema changes, ATTACH (which
   `VACUUM INTO` needs too), PRAGMA, transactions and `load_extension` are refused;
-- a progress handler inside SQLite stops the query once its time budget is spent;
-- results are capped in rows, SQLite's heap is capped, and so is each worker's address space.
+- a progress handler inside SQLite stops the query once its time budget is spent, and, for a
+  query that stays inside one long call where that handler never runs, the parent kills the
+  worker at the budget plus `KILL_MARGIN_S` and starts another: no query outlives its limit by
+  more than about a second;
+- results are capped in rows and in bytes (counted in the worker, which stops early), SQLite's
+  heap is capped, and so is each worker's address space;
+- a worker dies with the process that started it.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
@@ -27,6 +31,8 @@ MAX_ROWS = 100_000
 HEAP_LIMIT_BYTES = 512 * 2**20
 WORKER_ADDRESS_SPACE_BYTES = 4 * 2**30
 MAX_VALUE_BYTES = 10**7  # longest string or blob a query may build
+MAX_RESULT_BYTES = 32 * 2**20  # what a result may weigh on its way back to the scorer
+KILL_MARGIN_S = 0.5  # past its budget, a query's worker is killed
 
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
@@ -65,6 +71,11 @@ def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     return con
 
 
+def _weight(value) -> int:
+    """About what one value of a result row costs to send back (text and blobs by length)."""
+    return len(value) + 8 if isinstance(value, (str, bytes)) else 8
+
+
 def _run(con: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int, start: float) -> Outcome:
     deadline = start + timeout_s
     timed_out = False
@@ -80,6 +91,7 @@ def _run(con: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int, sta
     try:
         cur = con.execute(sql)
         rows: list[tuple] = []
+        size = 0
         while True:
             batch = cur.fetchmany(1000)
             if not batch:
@@ -87,6 +99,9 @@ def _run(con: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int, sta
             rows.extend(batch)
             if len(rows) > max_rows:
                 return Outcome(None, f"too many rows (> {max_rows})", time.monotonic() - start)
+            size += sum(_weight(v) for row in batch for v in row)
+            if size > MAX_RESULT_BYTES:
+                return Outcome(None, f"result too large (> {MAX_RESULT_BYTES} bytes)", time.monotonic() - start)
         return Outcome(rows, None, time.monotonic() - start)
     except (sqlite3.Error, sqlite3.Warning, MemoryError, OverflowError, ValueError) as e:
         error = "timeout" if timed_out else f"{type(e).__name__}: {e}"
@@ -133,8 +148,26 @@ def _limit_worker_memory() -> None:
         pass
 
 
-def _execute_task(args):
-    return execute_in_worker(*args)
+def _die_with_parent() -> None:
+    """Make this worker end when the scorer ends, even by SIGKILL: Linux's parent-death signal,
+    and elsewhere a thread that watches for the parent to go."""
+    import signal
+    import threading
+
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _run_task(task, args) -> Outcome:
@@ -146,12 +179,54 @@ def _run_task(task, args) -> Outcome:
         return Outcome(None, f"evaluator error: {type(e).__name__}: {e}")
 
 
-def _execute_chunk(task, chunk):
-    return [_run_task(task, args) for args in chunk]
+def _execute_task(args):
+    return execute_in_worker(*args)
+
+
+def _worker_main(conn, task) -> None:
+    """A worker: receive one task's arguments, send back its outcome, until told to stop."""
+    _die_with_parent()
+    _limit_worker_memory()
+    while True:
+        try:
+            args = conn.recv()
+        except (EOFError, OSError):
+            return
+        if args is None:
+            return
+        out = _run_task(task, args)
+        try:
+            conn.send(out)
+        except Exception as e:  # noqa: BLE001: a result that cannot travel fails this query only
+            conn.send(Outcome(None, f"result could not be sent back: {type(e).__name__}", out.seconds))
+
+
+class _Worker:
+    def __init__(self, ctx, task):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, task), daemon=True)
+        self.process.start()
+        child.close()
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.process.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
 
 
 class Executor:
-    """Runs queries in a pool of worker processes; a worker that dies costs only its own query."""
+    """Runs queries in worker processes, one query per worker at a time. A worker that dies, or
+    that a query keeps past its budget plus KILL_MARGIN_S, costs only that query: it is replaced
+    and the run goes on, in order."""
 
     def __init__(self, workers: int | None = None, timeout_s: float = 30.0, max_rows: int = MAX_ROWS,
                  task=_execute_task):
@@ -159,51 +234,64 @@ class Executor:
         self.task = task  # a module-level function of (db, sql, timeout_s, max_rows, *extra)
         self.timeout_s = timeout_s
         self.max_rows = max_rows
-        self._pool: cf.ProcessPoolExecutor | None = None
-
-    def _new_pool(self, workers: int) -> cf.ProcessPoolExecutor:
         # spawn: workers start clean, without the parent's torch threads or open databases
-        ctx = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_limit_worker_memory)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()  # idle or busy: all are stopped on exit
 
     def __enter__(self):
-        self._pool = self._new_pool(self.workers)
+        self._idle = [self._start() for _ in range(self.workers)]
         return self
 
     def __exit__(self, *exc):
-        if self._pool:
-            self._pool.shutdown(cancel_futures=True)
-        self._pool = None
+        for w in self._all:
+            w.stop(kill=w not in self._idle)
+        self._idle, self._all = [], set()
+
+    def _start(self) -> _Worker:
+        worker = _Worker(self._ctx, self.task)
+        self._all.add(worker)
+        return worker
 
     def map(self, jobs: list[tuple[str | Path, str]], *extra) -> list[Outcome]:
         """Outcomes for (database path, sql) jobs, in order. `extra` values are appended to each
         task's arguments (for a task other than the default)."""
-        assert self._pool is not None, "use Executor as a context manager"
-        tasks = [(str(db), sql, self.timeout_s, self.max_rows, *extra) for db, sql in jobs]
-        results: list[Outcome | None] = [None] * len(tasks)
-        # chunks amortise the inter-process round trip, which costs more than a small query
-        size = max(1, min(64, len(tasks) // (self.workers * 8)))
-        chunks = [list(range(i, min(i + size, len(tasks)))) for i in range(0, len(tasks), size)]
-        futures = {self._pool.submit(_execute_chunk, self.task, [tasks[i] for i in c]): c for c in chunks}
-        broken = []
-        for fut in cf.as_completed(futures):
-            idx = futures[fut]
-            try:
-                for i, out in zip(idx, fut.result()):
-                    results[i] = out
-            except cf.process.BrokenProcessPool:
-                broken.extend(idx)
-        if broken:
-            # A worker died (crash, memory). Every chunk in flight failed with it: rerun each query
-            # alone in a fresh one-worker pool to tell the culprit from the bystanders.
-            self._pool.shutdown(cancel_futures=True)
-            for i in sorted(broken):
-                solo = self._new_pool(1)
+        from collections import deque
+        from multiprocessing.connection import wait
+
+        assert self._idle or not jobs, "use Executor as a context manager"
+        pending = deque((i, (str(db), sql, self.timeout_s, self.max_rows, *extra)) for i, (db, sql) in enumerate(jobs))
+        results: list[Outcome | None] = [None] * len(jobs)
+        busy: dict = {}  # connection -> (worker, job index, start)
+        limit = self.timeout_s + KILL_MARGIN_S
+        while pending or busy:
+            while pending and self._idle:
+                worker = self._idle.pop()
+                i, args = pending.popleft()
+                worker.conn.send(args)
+                busy[worker.conn] = (worker, i, time.monotonic())
+            first_deadline = min(start for _, _, start in busy.values()) + limit
+            for conn in wait(list(busy), timeout=max(0.0, first_deadline - time.monotonic())):
+                worker, i, start = busy.pop(conn)
                 try:
-                    results[i] = solo.submit(_run_task, self.task, tasks[i]).result()
-                except cf.process.BrokenProcessPool:
-                    results[i] = Outcome(None, "worker process crashed")
-                finally:
-                    solo.shutdown(cancel_futures=True)
-            self._pool = self._new_pool(self.workers)
+                    results[i] = conn.recv()
+                    self._idle.append(worker)
+                except (EOFError, OSError):  # the worker died (a crash, its memory cap)
+                    results[i] = Outcome(None, "worker process crashed", time.monotonic() - start)
+                    self._replace(worker)
+                except Exception as e:  # noqa: BLE001: whatever breaks on the way back costs this query
+                    results[i] = Outcome(None, f"result could not be received: {type(e).__name__}",
+                                         time.monotonic() - start)
+                    self._replace(worker)
+            now = time.monotonic()
+            for conn, (worker, i, start) in list(busy.items()):
+                if now - start > limit:  # stuck where SQLite's progress handler cannot stop it
+                    del busy[conn]
+                    results[i] = Outcome(None, "timeout", now - start)
+                    self._replace(worker, kill=True)
         return results  # type: ignore[return-value]
+
+    def _replace(self, worker: _Worker, kill: bool = True) -> None:
+        worker.stop(kill=kill)
+        self._all.discard(worker)
+        self._idle.append(self._start())

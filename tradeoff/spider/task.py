@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from .. import TradeoffError
 from . import metric, prompt
 from .data import database_path, load_split
 from .generate import generate
@@ -22,6 +23,9 @@ def score_model(model, tokenizer, examples: list[dict], spider_root: Path, sampl
         texts.append(prompt.build_prompt(tokenizer, db, ex["question"], sample_rows, max_prompt_tokens)[0]
                      if db.is_file() else None)
     runnable = [i for i, t in enumerate(texts) if t is not None]
+    if examples and not runnable:
+        raise TradeoffError(f"{spider_root / 'database'}: none of the {len(examples)} questions' databases is there; "
+                            "nothing could be scored")
     replies, seconds = generate(model, tokenizer, [texts[i] for i in runnable], batch_size, max_new_tokens)
     raw = {i: (r, s) for i, r, s in zip(runnable, replies, seconds)}
     predicted = [prompt.extract_sql(raw[i][0]) if i in raw else "" for i in range(len(examples))]

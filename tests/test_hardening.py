@@ -1,0 +1,122 @@
+"""Limits and counts must be finite and in range, and a run that would score nothing is an error,
+on every command line and in params.yaml: one line, status 2, nothing written (issue 19)."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from test_stage_errors import assert_refused, run_stage, snapshot
+
+
+def run_module(repo, cwd, module, *args):
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def one_line_refusal(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.fixture
+def spider_files(tmp_path):
+    db = tmp_path / "database" / "shop"
+    db.mkdir(parents=True)
+    con = sqlite3.connect(db / "shop.sqlite")
+    con.execute("CREATE TABLE item (id INTEGER, name TEXT)")
+    con.execute("INSERT INTO item VALUES (1, 'a')")
+    con.commit()
+    con.close()
+    (tmp_path / "gold.sql").write_text("SELECT count(*) FROM item\tshop\n")
+    (tmp_path / "pred.sql").write_text("SELECT count(*) FROM item\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--timeout", "nan"], "--timeout: 'nan' is not a finite number > 0"),
+    (["--timeout", "inf"], "--timeout: 'inf' is not a finite number > 0"),
+    (["--timeout", "0"], "--timeout: '0' is not a finite number > 0"),
+    (["--timeout", "-1"], "--timeout: '-1' is not a finite number > 0"),
+    (["--workers", "-1"], "--workers: '-1' is not an integer > 0"),
+    (["--workers", "0"], "--workers: '0' is not an integer > 0"),
+])
+def test_sql_eval_refuses_limits_out_of_range(repo, spider_files, args, fragment):
+    proc = run_module(repo, spider_files, "tradeoff.sql_eval", "--gold", "gold.sql", "--pred", "pred.sql",
+                      "--db", "database", "--verdicts", "v.jsonl", *args)
+    one_line_refusal(proc, fragment)
+    assert not (spider_files / "v.jsonl").exists()
+
+
+def test_sql_eval_with_a_database_folder_one_level_off_is_an_error(repo, spider_files):
+    ok = run_module(repo, spider_files, "tradeoff.sql_eval", "--gold", "gold.sql", "--pred", "pred.sql",
+                    "--db", "database", "--workers", "1")
+    assert ok.returncode == 0 and "100.00" in ok.stdout
+    proc = run_module(repo, spider_files, "tradeoff.sql_eval", "--gold", "gold.sql", "--pred", "pred.sql",
+                      "--db", ".", "--verdicts", "v.jsonl", "--workers", "1")
+    one_line_refusal(proc, "error: .: no question could be scored", "--db")
+    assert not (spider_files / "v.jsonl").exists()
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--limit", "-1"], "--limit: '-1' is not an integer > 0"),
+    (["--categories", "Bogus"], "--categories: invalid choice: 'Bogus'"),
+    (["--dtype", "banana"], "--dtype: invalid choice: 'banana'"),
+    (["--batch-size", "0"], "--batch-size: '0' is not an integer > 0"),
+])
+def test_mmlu_eval_refuses_bad_arguments_in_one_line(repo, tmp_path, args, fragment):
+    proc = run_module(repo, tmp_path, "tradeoff.mmlu_eval", "--model", "bundled", "--out", "m.json", *args)
+    one_line_refusal(proc, "python -m tradeoff.mmlu_eval", fragment)
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_mmlu_without_dev_shots_is_refused_not_run_zero_shot(repo, bundled, tmp_path):
+    from tradeoff.mmlu.data import write_sample_mmlu
+
+    data = tmp_path / "mmlu"
+    write_sample_mmlu(data, 0)
+    for f in (data / "dev").iterdir():
+        f.unlink()
+    (data / "dev").rmdir()
+    proc = run_module(repo, tmp_path, "tradeoff.mmlu_eval", "--model", "bundled", "--models-dir",
+                      str(repo / "models"), "--data", str(data), "--shots", "5", "--limit", "1", "--out", "m.json")
+    one_line_refusal(proc, "MMLU 5-shot: 9 subjects have fewer than 5 dev questions", "dev/ folder")
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.fixture
+def workdir(repo, tmp_path):
+    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
+    return tmp_path
+
+
+@pytest.mark.parametrize("key,value,fragment", [
+    ("eval_sql.timeout_s", float("inf"), "eval_sql.timeout_s = inf"),
+    ("eval_sql.timeout_s", float("nan"), "eval_sql.timeout_s = nan"),
+    ("eval_sql.timeout_s", 0, "eval_sql.timeout_s = 0"),
+    ("eval_sql.timeout_s", -1, "eval_sql.timeout_s = -1"),
+    ("eval_sql.workers", -1, "eval_sql.workers = -1"),
+    ("eval_sql.batch_size", 0, "eval_sql.batch_size = 0"),
+    ("lr", float("nan"), "lr = nan"),
+    ("lr", float("inf"), "lr = inf"),
+    ("train.weight_decay", float("inf"), "train.weight_decay = inf"),
+])
+def test_params_limits_must_be_finite_and_in_range(repo, workdir, key, value, fragment):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    *path, last = key.split(".")
+    node = params
+    for k in path:
+        node = node[k]
+    node[last] = value
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    before = snapshot(workdir)
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
+    assert_refused(proc, "params.yaml", fragment)
+    assert snapshot(workdir) == before
