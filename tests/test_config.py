@@ -23,7 +23,7 @@ def test_shipped_params_are_valid(repo):
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda p: p.update(lr=0), "lr = 0 is not allowed; expected a learning rate > 0"),
+    (lambda p: p.update(lr=0), "lr = 0 is not allowed; expected a learning rate in (0, 1]"),
     (lambda p: p["lora"].update(r=0), "lora.r = 0 is not allowed"),
     (lambda p: p["train"].update(scheduler="wobbly"), "one of linear, cosine"),
     (lambda p: p["train"].update(batch_size="8"), "train.batch_size = '8'"),
