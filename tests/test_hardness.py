@@ -44,3 +44,17 @@ def test_matches_the_official_labels_on_all_of_dev(real_spider, shared_data):
     mismatches = [(o["index"], o["hardness"], classify(e["query"])) for e, o in zip(dev, oracle)
                   if classify(e["query"]) != o["hardness"]]
     assert mismatches == []
+
+
+@pytest.mark.parametrize("sql,expected", [
+    # the official value parser reads a column value on to the next AND: the OR after it is not seen
+    ("SELECT T1.name FROM a AS T1 JOIN b AS T2 ON T1.id = T2.id WHERE T2.Mar < T2.Jul OR T2.Mar > T2.Oct", "medium"),
+    ("SELECT name FROM b WHERE Mar < Jul OR Mar > Oct OR Mar = Apr", "easy"),
+    # after an AND, counting resumes
+    ("SELECT name FROM b WHERE Mar < Jul OR Mar > 3 AND Oct = 1 OR Oct = 2", "medium"),
+    # a double-quoted value is a string to the official tokenizer: the OR counts
+    ('SELECT name FROM b WHERE city = "Aberdeen" OR city = "Abilene"', "medium"),
+    ("SELECT name FROM b WHERE city = 'Aberdeen' OR city = 'Abilene'", "medium"),
+])
+def test_a_column_value_swallows_the_ors_after_it_as_the_official_parser_does(sql, expected):
+    assert classify(sql) == expected

@@ -3,7 +3,9 @@
 The official `eval_hardness` counts parts of the top-level query only (set operations attach the
 rest to a nested query). Its counts are reproduced here from a sqlglot parse, including two quirks
 of the original that the published labels depend on: a negated condition (NOT IN, NOT LIKE) in
-WHERE counts as an aggregate, and so does every AND/OR connector and negated condition in HAVING.
+WHERE counts as an aggregate, and so does every AND/OR connector and negated condition in HAVING;
+and a condition whose value is a column (`T2.Mar < T2.Jul`) makes the official value parser read
+on to the next AND, so the OR-joined conditions after it are not counted at all.
 """
 
 from __future__ import annotations
@@ -39,6 +41,36 @@ def _conditions(node: exp.Expression | None) -> tuple[list[exp.Expression], list
         right_c, right_k = _conditions(node.right)
         return left_c + right_c, left_k + ["and" if isinstance(node, exp.And) else "or"] + right_k
     return [node], []
+
+
+def _value_is_column(cond: exp.Expression) -> bool:
+    """Whether the condition's (last) value is a column: the official `parse_value` then reads
+    tokens up to the next `,`, `)`, AND, clause or join keyword, but not OR."""
+    inner = cond.this if isinstance(cond, exp.Not) else cond
+    if isinstance(inner, exp.Between):
+        value = inner.args.get("high")
+    elif isinstance(inner, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike)):
+        value = inner.expression
+    else:
+        return False
+    # a double-quoted token is a string to the official tokenizer (sqlglot reads an identifier)
+    return isinstance(value, exp.Column) and not (isinstance(value.this, exp.Identifier) and value.this.quoted)
+
+
+def _as_officially_parsed(conds: list[exp.Expression], conns: list[str]) -> tuple[list, list[str]]:
+    """The condition units and connectors the official parser keeps: after a condition whose
+    value is a column, the OR-joined conditions up to the next AND are swallowed by that value."""
+    kept, kept_conns, i = [], [], 0
+    while i < len(conds):
+        kept.append(conds[i])
+        j = i
+        if _value_is_column(conds[i]):
+            while j < len(conns) and conns[j] == "or":
+                j += 1
+        if j < len(conns):
+            kept_conns.append(conns[j])
+        i = j + 1
+    return kept, kept_conns
 
 
 def _is_negated(cond: exp.Expression) -> bool:
@@ -90,15 +122,15 @@ def components(sql: str) -> dict:
 
     join_conds, join_conns = [], []
     for j in joins:
-        c, k = _conditions(j.args.get("on"))
+        c, k = _as_officially_parsed(*_conditions(j.args.get("on")))
         if c and join_conds:
             join_conns.append("and")
         join_conds += c
         join_conns += k
     where = select.args.get("where")
-    where_conds, where_conns = _conditions(where.this if where else None)
+    where_conds, where_conns = _as_officially_parsed(*_conditions(where.this if where else None))
     having = select.args.get("having")
-    having_conds, having_conns = _conditions(having.this if having else None)
+    having_conds, having_conns = _as_officially_parsed(*_conditions(having.this if having else None))
     group = select.args.get("group")
     group_cols = list(group.expressions) if group else []
     order = select.args.get("order")
