@@ -6,18 +6,18 @@ peak memory), DVCLive curves (--live) and, with curve.checkpoints > 0, adapters 
 steps (--curve).
 """
 
-import json
 import logging
 from pathlib import Path
 
 from tradeoff.cli import parser, run
 from tradeoff.config import arm_lr
+from tradeoff.model.load import read_identity
 from tradeoff.spider import data as spider_data
 from tradeoff.training import train_arm
 
 
 def main(args, params):
-    identity = json.loads((args.data / "model.json").read_text())
+    identity = read_identity(args.data / "model.json")
     root = args.data / "spider"
     everything = spider_data.load_split(root, "train")
     examples = [ex for ex in everything if spider_data.database_path(root, ex["db_id"]).is_file()]

@@ -66,3 +66,21 @@ def test_failed_block_removes_its_temporary_folder(tmp_path):
             (tmp / "half").write_text("x")
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_take_the_umask_and_stale_temporary_folders_go(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "m.json", "{}")
+        stale = tmp_path / ".prepared.abc123.tmp"
+        (stale / "spider").mkdir(parents=True)  # what a prepare killed mid-copy leaves
+        with atomic.output_dir(tmp_path / "prepared") as out:
+            (out / "x").write_text("1")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "prepared").stat().st_mode & 0o777 == 0o755
+    assert not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "prepared"]

@@ -120,3 +120,54 @@ def test_params_limits_must_be_finite_and_in_range(repo, workdir, key, value, fr
     proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
     assert_refused(proc, "params.yaml", fragment)
     assert snapshot(workdir) == before
+
+
+def test_params_with_a_duplicate_key_bad_bytes_or_a_folder_are_refused(repo, workdir):
+    text = (workdir / "params.yaml").read_text()
+    (workdir / "params.yaml").write_text(text.replace("lr: 2.0e-4", "lr: 2.0e-4\nlr: 1.0e-3", 1))
+    assert_refused(run_stage(repo, workdir, "prepare.py", "--out", "data/prepared"),
+                   "params.yaml", "duplicate key 'lr'")
+    (workdir / "params.yaml").write_bytes(text.encode() + b"\n# caf\xe9\n")
+    assert_refused(run_stage(repo, workdir, "prepare.py", "--out", "data/prepared"), "params.yaml", "not UTF-8")
+    (workdir / "params.yaml").write_text(text.replace("lr: 2.0e-4", "lr: [2.0e-4", 1))
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if t.startswith("lr:"))
+    assert_refused(proc, f"params.yaml: not valid YAML at line {line}")
+    (workdir / "params.yaml").write_text(text)
+    (workdir / "conf").mkdir()
+    assert_refused(run_stage(repo, workdir, "prepare.py", "--out", "data/prepared", "--params", "conf"),
+                   "conf: is a folder")
+    assert not (workdir / "data").exists()
+
+
+def test_a_stage_before_the_stage_it_needs_and_a_truncated_predictions_file(repo, workdir):
+    proc = run_stage(repo, workdir, "eval_sql.py", "--data", "data/prepared", "--adapter", "none",
+                     "--out", "p.jsonl", "--metrics", "m.json")
+    assert_refused(proc, "data/prepared/model.json: not there; run the prepare stage first")
+    preds = workdir / "predictions"
+    preds.mkdir()
+    for name in ("sql_base", "sql_exp1", "sql_exp2", "mmlu_base", "mmlu_exp1", "mmlu_exp2"):
+        (preds / f"{name}.jsonl").write_text('{"index": 0}\n')
+    (preds / "mmlu_exp1.jsonl").write_text('{"index": 0}\n{"subject": "astro')  # cut mid-record
+    proc = run_stage(repo, workdir, "report.py", "--predictions", "predictions", "--reports", "reports",
+                     "--metrics", "metrics/report.json")
+    assert_refused(proc, "mmlu_exp1.jsonl: line 2 is not a JSON record")
+    assert not (workdir / "reports").exists() and not (workdir / "metrics").exists()
+
+
+def test_ctrl_c_is_one_line_and_status_130(repo, bundled, workdir):
+    import signal
+    import time
+
+    assert run_stage(repo, workdir, "prepare.py", "--out", "data/prepared").returncode == 0
+    env = {**os.environ, "PYTHONPATH": str(repo), "TRADEOFF_MODELS_DIR": str(repo / "models")}
+    proc = subprocess.Popen([sys.executable, str(repo / "stages" / "eval_sql.py"), "--data", "data/prepared",
+                             "--adapter", "none", "--out", "p.jsonl", "--metrics", "m.json"],
+                            cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)  # loading the model or generating: minutes of work on a CPU
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("error: interrupted"), err[-2000:]
+    assert "Traceback" not in err
+    assert not (workdir / "p.jsonl").exists() and not (workdir / "m.json").exists()

@@ -29,6 +29,9 @@ def exit_status(work: Callable[[], int | None]) -> int:
     except TradeoffError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; outputs are written whole or not at all, so none is half-written", file=sys.stderr)
+        return 130
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -69,7 +72,20 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 def read_jsonl(path) -> list[dict]:
     """The records of a predictions file that an earlier stage wrote."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    path = Path(path)
+    if not path.is_file():
+        raise TradeoffError(f"{path}: not there; run the stage that writes it first (dvc repro does)")
+    records = []
+    try:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                records.append(json.loads(line))
+    except UnicodeDecodeError as e:
+        raise TradeoffError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise TradeoffError(f"{path}: line {n} is not a JSON record ({e.msg}); truncated? run the stage that "
+                            "writes it again") from None
+    return records
 
 
 def run(main, args: argparse.Namespace) -> None:

@@ -120,16 +120,35 @@ def _check(node: dict, schema: dict, where: str, path: Path) -> None:
             raise TradeoffError(f"{path}: {name} = {value!r} is not allowed; expected {allowed}")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (it keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_params(path: str | Path = "params.yaml") -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise TradeoffError(f"{path}: is a folder; --params takes a params file such as params.yaml")
     try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+        params = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (safe loader)
     except FileNotFoundError:
         raise TradeoffError(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise TradeoffError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
+        # the line where the broken construct began (context) rather than where the parser gave up
+        mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise TradeoffError(f"{path}: not valid YAML{where}") from None
+        what = getattr(e, "problem", None) or "syntax error"
+        raise TradeoffError(f"{path}: not valid YAML{where}: {what}") from None
     return check(params, path)
 
 

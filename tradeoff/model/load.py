@@ -88,5 +88,13 @@ def load_for_eval(identity: dict, dtype: str, adapter: str | Path | None = None)
 def load_prepared(model_json: str | Path, dtype: str, adapter: str | Path | None = None):
     """(model, tokenizer) of the base model that `prepare` recorded in `model_json`, with the
     adapter when given: what every evaluation stage scores."""
-    identity = json.loads(Path(model_json).read_text())
+    identity = read_identity(model_json)
     return load_for_eval(identity, dtype, adapter)
+
+
+def read_identity(model_json: str | Path) -> dict:
+    """The base model's identity that `prepare` wrote."""
+    path = Path(model_json)
+    if not path.is_file():
+        raise TradeoffError(f"{path}: not there; run the prepare stage first (dvc repro does)")
+    return json.loads(path.read_text())

@@ -77,6 +77,8 @@ def _read_json(path: Path):
         raise TradeoffError(f"{path}: file not found") from None
     except json.JSONDecodeError as e:
         raise TradeoffError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except UnicodeDecodeError as e:
+        raise TradeoffError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def load_schemas(root: Path) -> dict[str, dict]:

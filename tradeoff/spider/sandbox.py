@@ -185,6 +185,9 @@ def _execute_task(args):
 
 def _worker_main(conn, task) -> None:
     """A worker: receive one task's arguments, send back its outcome, until told to stop."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scorer's to handle; it ends the workers
     _die_with_parent()
     _limit_worker_memory()
     while True:
