@@ -95,3 +95,4 @@ def run(main, args: argparse.Namespace) -> None:
     status = exit_status(lambda: main(args, load_params(args.params)))
     if status:
         sys.exit(status)
+

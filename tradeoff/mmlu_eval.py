@@ -23,7 +23,8 @@ from .model import load, obtain
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(prog="python -m tradeoff.mmlu_eval", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--model", required=True, help="bundled | bundled-qwen | hub id | checkpoint folder")
     p.add_argument("--adapter", help="a LoRA adapter folder to apply to the model")
     p.add_argument("--data", default="sample", help="sample | hf:cais/mmlu | folder of MMLU CSVs (default: sample)")

@@ -101,7 +101,8 @@ def set_arguments(overrides: dict[str, object], where: dict[str, str]) -> list[s
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.ArgumentParser(prog="python -m tradeoff.profile", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("profiles", nargs="+", help="profile files, applied in order")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="one more override (repeatable), e.g. data.spider=/data/spider_data.zip")

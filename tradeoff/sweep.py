@@ -26,7 +26,8 @@ from .report.sweep import chart, markdown, points
 
 def main(argv: list[str] | None = None) -> int:
     p = cli.ArgumentParser(prog="python -m tradeoff.sweep", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--all-commits", action="store_true", help="experiments of every baseline commit, not only HEAD's")
     p.add_argument("--out-dir", default="reports", help="where sweep.md, sweep.json and sweep.html go")
     args = p.parse_args(argv)
