@@ -59,6 +59,7 @@ def prepare_mmlu(source: str, seed: int, tmp: Path) -> None:
 
 
 def main(args, params):
+    atomic.check_writable(args.out / "model.json")
     # every output is built under a temporary name and renamed only once all of them succeeded
     identity = obtain.resolve(params["model"]["name"], os.environ.get("TRADEOFF_MODELS_DIR", "models"))
     with atomic.output_dir(args.out / "spider") as spider, atomic.output_dir(args.out / "mmlu") as mmlu_dir:

@@ -19,6 +19,7 @@ MODELS = ("base", "exp1", "exp2")
 
 
 def main(args, params):
+    atomic.check_writable(args.reports / "results.md", args.metrics)
     sql = {m: read_jsonl(args.predictions / f"sql_{m}.jsonl") for m in MODELS}
     mm = {m: read_jsonl(args.predictions / f"mmlu_{m}.jsonl") for m in MODELS}
     result = table.build(sql, mm, category_map(params["eval_mmlu"]["category_map"]))

@@ -9,6 +9,7 @@ steps (--curve).
 import logging
 from pathlib import Path
 
+from tradeoff import atomic
 from tradeoff.cli import parser, run
 from tradeoff.config import arm_lr
 from tradeoff.model.load import read_identity
@@ -17,6 +18,8 @@ from tradeoff.training import train_arm
 
 
 def main(args, params):
+    atomic.check_writable(args.metrics, args.speed)
+    atomic.check_writable(args.adapter, folder=True)
     identity = read_identity(args.data / "model.json")
     root = args.data / "spider"
     everything = spider_data.load_split(root, "train")

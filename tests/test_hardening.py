@@ -2,6 +2,7 @@
 on every command line and in params.yaml: one line, status 2, nothing written (issue 19)."""
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -171,3 +172,93 @@ def test_ctrl_c_is_one_line_and_status_130(repo, bundled, workdir):
     assert err.strip().splitlines()[-1].startswith("error: interrupted"), err[-2000:]
     assert "Traceback" not in err
     assert not (workdir / "p.jsonl").exists() and not (workdir / "m.json").exists()
+
+
+def test_a_zip_member_with_a_corrupt_deflate_stream(repo, workdir, sample_spider):
+    import zipfile
+
+    zpath = workdir / "spider_data.zip"
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(sample_spider.rglob("*")):
+            if p.is_file():
+                zf.write(p, "spider/" + p.relative_to(sample_spider).as_posix())
+    data = bytearray(zpath.read_bytes())
+    start = data.find(b"spider/tables.json") + len("spider/tables.json") + 16
+    data[start:start + 24] = bytes(b ^ 0xFF for b in data[start:start + 24])  # inside its compressed data
+    zpath.write_bytes(bytes(data))
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["data"]["spider"] = str(zpath)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
+    assert_refused(proc, "spider_data.zip: a member's compressed data is corrupt")
+    assert not (workdir / "data" / "prepared" / "spider").exists()
+
+
+@pytest.fixture
+def prepared(repo, workdir):
+    assert run_stage(repo, workdir, "prepare.py", "--out", "data/prepared").returncode == 0
+    return workdir
+
+
+def _eval_sql(repo, workdir, adapter):
+    return run_stage(repo, workdir, "eval_sql.py", "--data", "data/prepared", "--adapter", adapter,
+                     "--out", "predictions/sql_exp1.jsonl", "--metrics", "metrics/sql_exp1.json")
+
+
+def test_an_adapter_of_another_base_model_or_a_truncated_one(repo, bundled, prepared):
+    import json
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(bundled["path"], dtype=torch.float32)
+    peft = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+    good = prepared / "adapters" / "exp1"
+    peft.save_pretrained(good)
+    foreign = prepared / "adapters" / "foreign"
+    shutil.copytree(good, foreign)
+    weights = foreign / "adapter_model.safetensors"
+    from safetensors.torch import load_file, save_file
+
+    tensors = {k: torch.zeros(v.shape[0] + 7, *v.shape[1:]) if "lora_B" in k else v for k, v in load_file(weights).items()}
+    save_file(tensors, weights)  # shapes of a model with another hidden size
+    assert_refused(_eval_sql(repo, prepared, "adapters/foreign"), "adapters/foreign: cannot apply this adapter")
+    truncated = prepared / "adapters" / "truncated"
+    shutil.copytree(good, truncated)
+    data = (truncated / "adapter_model.safetensors").read_bytes()
+    (truncated / "adapter_model.safetensors").write_bytes(data[: len(data) // 2])
+    assert_refused(_eval_sql(repo, prepared, "adapters/truncated"), "adapters/truncated: cannot apply this adapter")
+    assert json.loads((good / "adapter_config.json").read_text())["r"] == 4
+    assert not (prepared / "predictions").exists()
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_the_work(repo, prepared):
+    (prepared / "metrics" / "sql_exp1.json").mkdir(parents=True)  # a folder where the file goes
+    assert_refused(_eval_sql(repo, prepared, "none"), "metrics/sql_exp1.json: is a folder")
+    (prepared / "metrics" / "sql_exp1.json").rmdir()
+    (prepared / "predictions").write_text("")  # a file where the output folder goes (root can write anywhere)
+    assert_refused(_eval_sql(repo, prepared, "none"), "predictions: is a file; cannot create this output folder")
+    assert not (prepared / "metrics" / "sql_exp1.json").exists()
+
+
+def test_lora_targets_the_model_lacks_are_refused_with_the_ones_it_has(bundled):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from tradeoff import TradeoffError
+    from tradeoff.training import check_target_modules
+
+    model = AutoModelForCausalLM.from_pretrained(bundled["path"], dtype=torch.float32)
+    check_target_modules(model, ["q_proj", "v_proj"])
+    check_target_modules(model, "all-linear")
+    with pytest.raises(TradeoffError, match=r"lora.target_modules \['query_key_value'\] are not modules .*'q_proj'"):
+        check_target_modules(model, ["q_proj", "query_key_value"])
+
+
+def test_sql_eval_refuses_gold_or_predictions_that_are_not_utf8(repo, spider_files):
+    (spider_files / "pred.sql").write_bytes(b"SELECT 'caf\xe9'\n")
+    proc = run_module(repo, spider_files, "tradeoff.sql_eval", "--gold", "gold.sql", "--pred", "pred.sql",
+                      "--db", "database", "--verdicts", "v.jsonl")
+    one_line_refusal(proc, "pred.sql: not UTF-8 text")
+    assert not (spider_files / "v.jsonl").exists()

@@ -14,6 +14,29 @@ import tempfile
 from pathlib import Path
 
 
+MIN_FREE_BYTES = 64 * 2**20
+
+
+def check_writable(*paths: str | Path, folder: bool = False) -> None:
+    """Before the work, not after it: each output path can be written (its folder can be made
+    and written to, with some free space) and is not a folder where a file goes, or the reverse."""
+    from . import TradeoffError
+
+    for path in map(Path, paths):
+        if path.exists() and path.is_dir() != folder:
+            raise TradeoffError(f"{path}: is a {'file' if folder else 'folder'}; this output is a "
+                                f"{'folder' if folder else 'file'}: move it away")
+        folder_above = path.parent
+        while not folder_above.exists():  # created only when the output is written
+            folder_above = folder_above.parent
+        if not folder_above.is_dir():
+            raise TradeoffError(f"{folder_above}: is a file; cannot create this output folder under it")
+        if not os.access(folder_above, os.W_OK):
+            raise TradeoffError(f"{folder_above}: not writable; outputs go there")
+        if shutil.disk_usage(folder_above).free < MIN_FREE_BYTES:
+            raise TradeoffError(f"{folder_above}: the disk is full (under {MIN_FREE_BYTES >> 20} MiB free)")
+
+
 def _umask() -> int:
     mask = os.umask(0)  # the only way to read it is to set it
     os.umask(mask)

@@ -21,6 +21,7 @@ def evaluation_stage(doc: str, score_with_params, task_folder: str) -> None:
     p.add_argument("--metrics", type=Path, required=True, help="the summary file to write")
 
     def main(args, params):
+        atomic.check_writable(args.out, args.metrics)
         adapter = None if args.adapter == "none" else args.adapter
         model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], adapter)
         records, summary = score_with_params(model, tokenizer, args.data / task_folder, params)

@@ -15,9 +15,16 @@ from . import TradeoffError, atomic, cli
 from .spider.metric import format_summary, log_left_out, score, summarize
 
 
+def _read_utf8(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise TradeoffError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
 def read_gold_file(path: Path) -> list[dict]:
     examples = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(_read_utf8(path).splitlines(), 1):
         if not line.strip():
             continue
         if "\t" not in line:
@@ -28,7 +35,7 @@ def read_gold_file(path: Path) -> list[dict]:
 
 
 def read_pred_file(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = _read_utf8(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [line.strip() for line in lines]

@@ -226,6 +226,19 @@ def _start_or_resume(arm: str, fp: str, settings: dict, ckpt_dir: Path, live_dir
     return resume, tokens_before
 
 
+def check_target_modules(model, targets) -> None:
+    """Refuse, before training, LoRA target modules that the model does not have."""
+    if targets == "all-linear":
+        return
+    import torch
+
+    names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+    missing = [t for t in targets if t not in names]
+    if missing:
+        raise TradeoffError(f"params.yaml: lora.target_modules {missing} are not modules of this model; "
+                            f"its linear modules are {names} (or use all-linear)")
+
+
 def _base_model_and_lora(identity: dict, params: dict, on_gpu: bool):
     """The base model as training loads it, and the LoRA config to put on it."""
     import torch
@@ -242,6 +255,7 @@ def _base_model_and_lora(identity: dict, params: dict, on_gpu: bool):
                                                  attn_implementation=t["attn_implementation"], **kw)
     if quant is not None:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t["gradient_checkpointing"])
+    check_target_modules(model, lora["target_modules"])
     peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                              target_modules=lora["target_modules"], task_type="CAUSAL_LM")
     return model, peft_config

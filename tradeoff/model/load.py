@@ -62,7 +62,12 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
 
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise TradeoffError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
-        model = PeftModel.from_pretrained(model, str(adapter)).to(device)
+        try:
+            model = PeftModel.from_pretrained(model, str(adapter)).to(device)
+        except Exception as e:  # noqa: BLE001: a foreign or damaged adapter breaks in many ways
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise TradeoffError(f"{adapter}: cannot apply this adapter to the base model ({type(e).__name__}: {first}); "
+                                "was it trained on another base model, or is a file truncated? retrain it") from None
         refuse_non_finite(model, adapter)
     model.eval()
     return model

@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .. import TradeoffError
@@ -55,6 +56,8 @@ def extract_spider_zip(zip_path: str | Path, dest: str | Path) -> Path:
                     shutil.copyfileobj(src, dst, 1 << 20)
     except (zipfile.BadZipFile, EOFError) as e:
         raise TradeoffError(f"{zip_path}: not a readable zip file ({e}); the download may be truncated") from None
+    except zlib.error as e:  # testzip() raises it for a member whose deflate stream is corrupt
+        raise TradeoffError(f"{zip_path}: a member's compressed data is corrupt ({e}); download it again") from None
     return dest
 
 
