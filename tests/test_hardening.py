@@ -164,10 +164,18 @@ def test_ctrl_c_is_one_line_and_status_130(repo, bundled, workdir):
     env = {**os.environ, "PYTHONPATH": str(repo), "TRADEOFF_MODELS_DIR": str(repo / "models")}
     proc = subprocess.Popen([sys.executable, str(repo / "stages" / "eval_sql.py"), "--data", "data/prepared",
                              "--adapter", "none", "--out", "p.jsonl", "--metrics", "m.json"],
-                            cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
-    time.sleep(6)  # loading the model or generating: minutes of work on a CPU
+                            cwd=workdir, env=env, stderr=subprocess.PIPE, text=True,
+                            # a run in the background of a script inherits SIGINT ignored: give it Ctrl-C back
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seen = []
+    for line in proc.stderr:  # wait until it is inside its work (model loading prints a bar)
+        seen.append(line)
+        if "Loading weights" in line or "generate SQL" in line:
+            break
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    _, rest = proc.communicate(timeout=120)
+    err = "".join(seen) + rest
     assert proc.returncode == 130, err[-2000:]
     assert err.strip().splitlines()[-1].startswith("error: interrupted"), err[-2000:]
     assert "Traceback" not in err
