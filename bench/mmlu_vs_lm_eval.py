@@ -4,8 +4,8 @@ Prints accuracy per category from both (parity), the per-question agreement, and
 second end to end (data, model load, prompts, tokenizing, forward passes) for each, measured in
 this one run. lm-eval is a development-only dependency: pip install -r requirements-dev.txt.
 
-    python bench/mmlu_vs_lm_eval.py --data ../shared/data/mmlu --limit 10            # CPU subset
-    python bench/mmlu_vs_lm_eval.py --data ../shared/data/mmlu --dtype bfloat16 --batch-size 64  # GPU, full
+    python bench/mmlu_vs_lm_eval.py --data /data/mmlu --limit 10            # CPU subset
+    python bench/mmlu_vs_lm_eval.py --data /data/mmlu --dtype bfloat16 --batch-size 64  # GPU, full
 """
 
 import argparse

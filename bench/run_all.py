@@ -1,7 +1,7 @@
 """Every performance comparison of the project in one go, and one summary table (ours vs the
 peer, the ratio, the hardware). Each benchmark runs both sides in the same run.
 
-    python bench/run_all.py --shared ../shared/data [--full] [--out-dir bench/results]
+    python bench/run_all.py --shared /data [--full] [--out-dir bench/results]
 
 On a CPU: Spider EX scoring (all of dev) and MMLU against lm-eval on the first --mmlu-limit
 questions per subject, in float32. With a GPU: MMLU on the full 5-shot test split in bfloat16

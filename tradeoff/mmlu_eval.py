@@ -1,6 +1,6 @@
 """Score any model or adapter on MMLU outside the pipeline, the way the eval_mmlu stage does.
 
-    python -m tradeoff.mmlu_eval --model bundled --data ../shared/data/mmlu --shots 5 --limit 20 --out mmlu.json
+    python -m tradeoff.mmlu_eval --model bundled --data /data/mmlu --shots 5 --limit 20 --out mmlu.json
 
 MODEL is `bundled`, `bundled-qwen`, a hub id or a local checkpoint folder; DATA is `sample`,
 hf:cais/mmlu or a folder of MMLU CSVs (dev/, test/). The JSON holds the summary (accuracy per
