@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from tradeoff import atomic, training  # noqa: E402
 from tradeoff.spider import data as spider_data  # noqa: E402
 from tradeoff.config import arm_lr, load_params  # noqa: E402
-from tradeoff.model.load import load_tokenizer  # noqa: E402
+from tradeoff.model.load import load_tokenizer, read_identity  # noqa: E402
 
 log = logging.getLogger("nan_probe")
 
@@ -151,10 +151,9 @@ def main():
 
     params = copy.deepcopy(load_params(args.params))
     params["train"].update(logging_steps=1, save_steps=10**6, max_steps=args.max_steps)
-    identity = json.loads(Path("data/prepared/model.json").read_text())
+    identity = read_identity("data/prepared/model.json")
     root = Path("data/prepared/spider")
-    examples = [ex for ex in spider_data.load_split(root, "train")
-                if spider_data.database_path(root, ex["db_id"]).is_file()]
+    examples = spider_data.examples_with_database(root, "train")
     tokenizer = load_tokenizer(identity)
     rows = training.sft_rows(tokenizer, examples, root, params["prompt"]["sample_rows"],
                              params["prompt"]["max_prompt_tokens"])

@@ -29,6 +29,33 @@ STAGES = ["prepare", "train_exp1", "train_exp2", *(f"eval_sql@{m}" for m in MODE
 log = logging.getLogger("real_study")
 
 
+def stage_names(dvc: dict) -> list[str]:
+    """Every stage of dvc.yaml, a foreach stage once per item (`eval_sql@base`)."""
+    names = []
+    for name, spec in dvc["stages"].items():
+        names += [f"{name}@{key}" for key in spec["foreach"]] if "foreach" in spec else [name]
+    return names
+
+
+def stage_spec(dvc: dict, stage: str) -> tuple[str, list[str]]:
+    """A stage's command and deps as dvc.yaml declares them, with DVC's ${key}, ${item} and
+    ${item.field} filled in for a foreach item."""
+    name, _, key = stage.partition("@")
+    spec = dvc["stages"][name]
+    if "foreach" not in spec:
+        return spec["cmd"], spec["deps"]
+    item = spec["foreach"][key] if isinstance(spec["foreach"], dict) else key
+    fields = {"${key}": key, **({f"${{item.{f}}}": str(v) for f, v in item.items()} if isinstance(item, dict)
+                                else {"${item}": str(item)})}
+
+    def fill(text: str) -> str:
+        for var, value in fields.items():
+            text = text.replace(var, value)
+        return text
+
+    return fill(spec["do"]["cmd"]), [fill(d) for d in spec["do"]["deps"]]
+
+
 def command(stage: str, params: str) -> list[str]:
     """The stage's command as dvc.yaml declares it (one place says how each stage runs), with
     this interpreter and --params; training without DVCLive curves where dvclive is missing."""
@@ -36,21 +63,11 @@ def command(stage: str, params: str) -> list[str]:
 
     import yaml
 
-    name, _, key = stage.partition("@")
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][name]
-    cmd = spec.get("cmd")
-    if "foreach" in spec:  # DVC's ${key}, ${item} and ${item.field} for this item
-        cmd = spec["do"]["cmd"].replace("${key}", key)
-        item = spec["foreach"][key] if isinstance(spec["foreach"], dict) else key
-        if isinstance(item, dict):
-            for field, value in item.items():
-                cmd = cmd.replace("${item.%s}" % field, str(value))
-        else:
-            cmd = cmd.replace("${item}", str(item))
+    cmd, _ = stage_spec(yaml.safe_load((ROOT / "dvc.yaml").read_text()), stage)
     args = shlex.split(cmd)
     if args[0] == "python":
         args[0] = sys.executable
-    if name.startswith("train_") and not dvclive_installed():
+    if stage.startswith("train_") and not dvclive_installed():
         args.append("--no-curves")
     return [*args, "--params", params]
 

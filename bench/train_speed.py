@@ -125,8 +125,7 @@ def main():
         else:
             write_sample_spider(tmp, 0)
             root = Path(tmp)
-        examples = [ex for ex in spider_data.load_split(root, "train")
-                    if spider_data.database_path(root, ex["db_id"]).is_file()]
+        examples = spider_data.examples_with_database(root, "train")
         rows = training.sft_rows(tokenizer, examples, root, 0, 1024)
     lengths = [len(tokenizer(r["prompt"] + r["completion"])["input_ids"]) for r in rows]
     mean_len = sum(lengths) / len(lengths)

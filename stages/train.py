@@ -6,7 +6,6 @@ peak memory), DVCLive curves (--live) and, with curve.checkpoints > 0, adapters 
 steps (--curve).
 """
 
-import logging
 from pathlib import Path
 
 from tradeoff import atomic
@@ -22,11 +21,7 @@ def main(args, params):
     atomic.check_writable(args.adapter, folder=True)
     identity = read_identity(args.data / "model.json")
     root = args.data / "spider"
-    everything = spider_data.load_split(root, "train")
-    examples = [ex for ex in everything if spider_data.database_path(root, ex["db_id"]).is_file()]
-    if len(examples) < len(everything):
-        logging.getLogger("train").warning("training on %d of %d examples: %d use a database missing from %s",
-                                           len(examples), len(everything), len(everything) - len(examples), root)
+    examples = spider_data.examples_with_database(root, "train")
     train_arm(identity, examples, root, params, arm_lr(params, args.arm), args.arm, adapter_dir=args.adapter,
               metrics_path=args.metrics, speed_path=args.speed, live_dir=None if args.no_curves else args.live,
               curve_dir=args.curve, curve_points=params["curve"]["checkpoints"])

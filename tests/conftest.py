@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -71,3 +72,20 @@ def model(bundled):
     from tradeoff.model.load import load_model
 
     return load_model(bundled, "float32", device="cpu")
+
+
+@pytest.fixture
+def workdir(repo, tmp_path) -> Path:
+    """An empty working folder with a copy of the repository's params.yaml, for running stages."""
+    shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
+    return tmp_path
+
+
+@pytest.fixture
+def prepared(repo, workdir) -> Path:
+    """`workdir` after the prepare stage on the embedded default (data/prepared/)."""
+    from test_stage_errors import run_stage
+
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return workdir

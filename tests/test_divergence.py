@@ -5,7 +5,6 @@ a NaN, and the report marks degenerate replies."""
 import hashlib
 import json
 import math
-import shutil
 
 import pytest
 
@@ -54,14 +53,6 @@ def test_a_diverging_run_stops_at_once_and_publishes_nothing(repo, bundled, samp
     assert "no adapter written" in message
     assert tree_digest(adapter) == before
     assert not metrics.exists() and not (tmp_path / "speed.json").exists()
-
-
-@pytest.fixture
-def prepared(repo, tmp_path):
-    shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
-    proc = run_stage(repo, tmp_path, "prepare.py", "--out", "data/prepared")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return tmp_path
 
 
 def test_an_adapter_with_a_nan_weight_is_refused_by_both_evaluations(repo, bundled, prepared):

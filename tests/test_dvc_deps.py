@@ -51,24 +51,17 @@ def files_run_by(repo: Path, script: Path) -> set[Path]:
 
 
 def stage_commands(dvc: dict) -> dict[str, tuple[str, list[str]]]:
-    """Stage name -> (its command, its deps), one entry per foreach item."""
-    out = {}
-    for name, spec in dvc["stages"].items():
-        if "foreach" in spec:
-            items = spec["foreach"]
-            keys = items.items() if isinstance(items, dict) else ((i, i) for i in items)
-            for key, item in keys:
-                cmd = spec["do"]["cmd"].replace("${key}", str(key)).replace("${item}", str(item))
-                out[f"{name}@{key}"] = (cmd, spec["do"]["deps"])
-        else:
-            out[name] = (spec["cmd"], spec["deps"])
-    return out
+    """Stage name -> (its command, its deps), one entry per foreach item, filled in as DVC does
+    (bench/real_study.py's reading, the one that runs the stages without DVC)."""
+    from real_study import stage_names, stage_spec  # bench/, on the path by conftest
+
+    return {name: stage_spec(dvc, name) for name in stage_names(dvc)}
 
 
 def uncovered(repo: Path, cmd: str, deps: list[str]) -> list[str]:
     """The files the command runs that no dep (a file, or a folder above it) covers."""
     script = next(repo / a for a in shlex.split(cmd) if a.endswith(".py"))
-    covered = [repo / d for d in deps if "${" not in d]
+    covered = [repo / d for d in deps]
     missing = []
     for f in sorted(files_run_by(repo, script)):
         if not any(f == d or d in f.parents for d in covered):

@@ -92,12 +92,6 @@ def test_mmlu_without_dev_shots_is_refused_not_run_zero_shot(repo, bundled, tmp_
     assert not (tmp_path / "m.json").exists()
 
 
-@pytest.fixture
-def workdir(repo, tmp_path):
-    (tmp_path / "params.yaml").write_text((repo / "params.yaml").read_text())
-    return tmp_path
-
-
 @pytest.mark.parametrize("key,value,fragment", [
     ("eval_sql.timeout_s", float("inf"), "eval_sql.timeout_s = inf"),
     ("eval_sql.timeout_s", float("nan"), "eval_sql.timeout_s = nan"),
@@ -200,12 +194,6 @@ def test_a_zip_member_with_a_corrupt_deflate_stream(repo, workdir, sample_spider
     proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
     assert_refused(proc, "spider_data.zip: a member's compressed data is corrupt")
     assert not (workdir / "data" / "prepared" / "spider").exists()
-
-
-@pytest.fixture
-def prepared(repo, workdir):
-    assert run_stage(repo, workdir, "prepare.py", "--out", "data/prepared").returncode == 0
-    return workdir
 
 
 def _eval_sql(repo, workdir, adapter):

@@ -11,12 +11,6 @@ import pytest
 import yaml
 
 
-@pytest.fixture
-def workdir(repo, tmp_path):
-    shutil.copy(repo / "params.yaml", tmp_path / "params.yaml")
-    return tmp_path
-
-
 def run_stage(repo, workdir, script, *args, env_extra=None):
     import os
 

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from . import TradeoffError
 
 MIN_FREE_BYTES = 64 * 2**20
 
@@ -20,8 +21,6 @@ MIN_FREE_BYTES = 64 * 2**20
 def check_writable(*paths: str | Path, folder: bool = False) -> None:
     """Before the work, not after it: each output path can be written (its folder can be made
     and written to, with some free space) and is not a folder where a file goes, or the reverse."""
-    from . import TradeoffError
-
     for path in map(Path, paths):
         if path.exists() and path.is_dir() != folder:
             raise TradeoffError(f"{path}: is a {'file' if folder else 'folder'}; this output is a "
@@ -65,8 +64,6 @@ def write_json(path: str | Path, obj) -> None:
     try:
         text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False)
     except ValueError:
-        from . import TradeoffError
-
         raise TradeoffError(f"{path}: refusing to write a NaN or infinite number into it; "
                             "the value that produced it is broken (see the log above)") from None
     write_text(path, text + "\n")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from . import TradeoffError
+from . import TradeoffError, read_text
 from .config import load_params
 from .gpu import claim_gpu
 
@@ -77,11 +77,9 @@ def read_jsonl(path) -> list[dict]:
         raise TradeoffError(f"{path}: not there; run the stage that writes it first (dvc repro does)")
     records = []
     try:
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(read_text(path).splitlines(), 1):
             if line.strip():
                 records.append(json.loads(line))
-    except UnicodeDecodeError as e:
-        raise TradeoffError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise TradeoffError(f"{path}: line {n} is not a JSON record ({e.msg}); truncated? run the stage that "
                             "writes it again") from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from . import TradeoffError
+from . import TradeoffError, read_text
 
 CATEGORIES = ("STEM", "humanities", "social sciences", "other")
 
@@ -20,14 +20,18 @@ def _non_negative(x):
     return math.isfinite(x) and x >= 0
 
 
+def _learning_rate(x):
+    return _positive(x) and x <= 1
+
+
 def _fraction(x):
     return 0 <= x < 1
 
 
 # key -> (allowed types, check or tuple of allowed values, what the message says is allowed)
 SCHEMA: dict = {
-    "lr": ((float, int), lambda x: _positive(x) and x <= 1, "a learning rate in (0, 1]"),
-    "exp2": {"lr": ((float, int), lambda x: _positive(x) and x <= 1, "a learning rate in (0, 1]")},
+    "lr": ((float, int), _learning_rate, "a learning rate in (0, 1]"),
+    "exp2": {"lr": ((float, int), _learning_rate, "a learning rate in (0, 1]")},
     "model": {
         "name": ((str,), None, "`bundled`, a hub id (owner/name) or a local checkpoint folder"),
         "dtype": ((str,), ("auto", "float32", "bfloat16", "float16"), None),
@@ -73,7 +77,8 @@ SCHEMA: dict = {
         "max_new_tokens": ((int,), _positive, "an integer > 0"),
         "timeout_s": ((int, float), lambda x: _positive(x) and x <= 3600, "seconds in (0, 3600]"),
         "keep_distinct": ((bool,), None, "true or false"),
-        "workers": ((int, type(None)), lambda x: x is None or 0 < x <= 1024, "null (all cores) or an integer in 1..1024"),
+        "workers": ((int, type(None)), lambda x: x is None or 0 < x <= 1024,
+                    "null (all cores) or an integer in 1..1024"),
     },
     "eval_mmlu": {
         "shots": ((int,), lambda x: 0 <= x <= 5, "an integer from 0 to 5"),
@@ -135,14 +140,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def load_params(path: str | Path = "params.yaml") -> dict:
     path = Path(path)
-    if path.is_dir():
-        raise TradeoffError(f"{path}: is a folder; --params takes a params file such as params.yaml")
+    text = read_text(path)
     try:
-        params = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (safe loader)
-    except FileNotFoundError:
-        raise TradeoffError(f"{path}: file not found") from None
-    except UnicodeDecodeError as e:
-        raise TradeoffError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        params = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as e:
         # the line where the broken construct began (context) rather than where the parser gave up
         mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)

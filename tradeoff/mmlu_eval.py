@@ -54,8 +54,6 @@ def _score(args) -> None:
     categories = question.category_map(args.category_map)
     questions, shots = data.load_source(args.data)
     questions = data.select(questions, categories, args.categories, args.limit)
-    if not questions:
-        raise TradeoffError(f"{args.data}: no test questions in the categories {', '.join(args.categories or CATEGORIES)}")
     score.check_shots(questions, shots, args.shots)  # before the model is loaded
     identity = obtain.resolve(args.model, args.models_dir)
     model, tokenizer = load.load_for_eval(identity, args.dtype, args.adapter)
@@ -68,6 +66,7 @@ def _score(args) -> None:
                  ", ".join(f"{c} {v['acc']:.4f}" for c, v in summary["categories"].items()))
     if args.out:
         atomic.write_json(args.out, {"summary": summary, "records": records})
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,20 +11,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import TradeoffError, atomic, cli
+from . import TradeoffError, atomic, cli, read_text
 from .spider.metric import format_summary, log_left_out, score, summarize
-
-
-def _read_utf8(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise TradeoffError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def read_gold_file(path: Path) -> list[dict]:
     examples = []
-    for n, line in enumerate(_read_utf8(path).splitlines(), 1):
+    for n, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         if "\t" not in line:
@@ -35,7 +28,7 @@ def read_gold_file(path: Path) -> list[dict]:
 
 
 def read_pred_file(path: Path) -> list[str]:
-    lines = _read_utf8(path).split("\n")
+    lines = read_text(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [line.strip() for line in lines]

@@ -171,6 +171,10 @@ def _guarded_trainer(arm: str, **kwargs):
     from trl import SFTTrainer
 
     class GuardedSFTTrainer(SFTTrainer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.step_losses = []  # this optimizer step's micro-batch losses, checked before the update
+
         def training_step(self, *args, **kw):
             loss = super().training_step(*args, **kw)
             self.step_losses.append(loss.detach())
@@ -189,7 +193,6 @@ def _guarded_trainer(arm: str, **kwargs):
                                f"loss {loss_v}, grad norm {norm_v}; stopped before the update, no adapter written")
 
     trainer = GuardedSFTTrainer(**kwargs)
-    trainer.step_losses = []
     trainer.add_callback(StopOnNonFinite())
     return trainer
 

@@ -117,6 +117,10 @@ def load_source(source: str | Path, seed: int = 0, split: str = "test"):
 
 def select(questions: dict[str, list[Question]], categories: dict[str, str], keep: list[str] | None = None,
            limit: int | None = None) -> dict[str, list[Question]]:
-    """The subjects of the categories in `keep` (all when None), first `limit` questions of each."""
-    return {s: qs[:limit] if limit else qs for s, qs in questions.items()
-            if keep is None or categories.get(s, "other") in keep}
+    """The subjects of the categories in `keep` (all when None), first `limit` questions of each;
+    a selection with no question is an error (a run that scores nothing must not look like one)."""
+    chosen = {s: qs[:limit] if limit else qs for s, qs in questions.items()
+              if keep is None or categories.get(s, "other") in keep}
+    if not chosen:
+        raise TradeoffError(f"MMLU: no test questions in the categories {keep}")
+    return chosen

@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from .. import TradeoffError
+from .. import TradeoffError, read_text
 
 log = logging.getLogger(__name__)
 
@@ -102,4 +102,4 @@ def read_identity(model_json: str | Path) -> dict:
     path = Path(model_json)
     if not path.is_file():
         raise TradeoffError(f"{path}: not there; run the prepare stage first (dvc repro does)")
-    return json.loads(path.read_text())
+    return json.loads(read_text(path))

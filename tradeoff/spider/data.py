@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from .. import TradeoffError
+from .. import TradeoffError, read_text
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,9 @@ def find_spider_root(path: str | Path) -> Path:
 
 def _read_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TradeoffError(f"{path}: file not found") from None
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise TradeoffError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-    except UnicodeDecodeError as e:
-        raise TradeoffError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def load_schemas(root: Path) -> dict[str, dict]:
@@ -132,3 +128,14 @@ def check_sqlite_file(path: Path, shown_as: Path | None = None) -> None:
     with open(path, "rb") as f:
         if f.read(16) != SQLITE_MAGIC:
             raise TradeoffError(f"{shown_as or path}: not an SQLite database (bad header)")
+
+
+def examples_with_database(root: Path, split: str) -> list[dict]:
+    """The split's examples whose database is there (the shared Spider copy lacks a few); how many
+    were left out is logged."""
+    everything = load_split(root, split)
+    kept = [ex for ex in everything if database_path(root, ex["db_id"]).is_file()]
+    if len(kept) < len(everything):
+        log.warning("using %d of %d %s examples: %d use a database missing from %s", len(kept), len(everything),
+                    split, len(everything) - len(kept), root)
+    return kept

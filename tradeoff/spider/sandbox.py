@@ -291,10 +291,10 @@ class Executor:
                 if now - start > limit:  # stuck where SQLite's progress handler cannot stop it
                     del busy[conn]
                     results[i] = Outcome(None, "timeout", now - start)
-                    self._replace(worker, kill=True)
+                    self._replace(worker)
         return results  # type: ignore[return-value]
 
-    def _replace(self, worker: _Worker, kill: bool = True) -> None:
-        worker.stop(kill=kill)
+    def _replace(self, worker: _Worker) -> None:
+        worker.stop(kill=True)
         self._all.discard(worker)
         self._idle.append(self._start())
