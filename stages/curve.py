@@ -2,7 +2,9 @@
 
 Reads the adapters that training saved (--curve; curve.checkpoints in params.yaml, none when 0),
 the prepared data (--data) and the base model's predictions (--base-sql, --base-mmlu), and writes
-the arm's points (--out: ΔMMLU, ΔEX, with 95% intervals) from step 0 to the last step.
+the arm's points (--out: ΔMMLU, ΔEX, with 95% intervals) from step 0 to the last step. MMLU at the
+checkpoints may use a fixed subset (curve.mmlu_limit_per_subject); each delta is paired with the
+base model on the same questions.
 """
 
 from pathlib import Path
@@ -24,10 +26,12 @@ def main(args, params):
     if steps:
         categories = category_map(params["eval_mmlu"]["category_map"])
         base_sql, base_mmlu = read_jsonl(args.base_sql), read_jsonl(args.base_mmlu)
+        limit = params["curve"]["mmlu_limit_per_subject"] or params["eval_mmlu"]["limit_per_subject"]
+        mmlu_params = {**params, "eval_mmlu": {**params["eval_mmlu"], "limit_per_subject": limit}}
         for step, adapter in steps:
             model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], adapter)
             sql, _ = spider_task.score_with_params(model, tokenizer, args.data / "spider", params)
-            mm, _ = mmlu_score.score_with_params(model, tokenizer, args.data / "mmlu", params)
+            mm, _ = mmlu_score.score_with_params(model, tokenizer, args.data / "mmlu", mmlu_params)
             points.append(curve.point(arm, step, base_sql, sql, base_mmlu, mm, categories))
     atomic.write_json(args.out, points)
 

@@ -75,6 +75,7 @@ SCHEMA: dict = {
         "limit": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
         "batch_size": ((int,), _positive, "an integer > 0"),
         "max_new_tokens": ((int,), _positive, "an integer > 0"),
+        "engine": ((str,), ("cached", "plain"), None),
         "timeout_s": ((int, float), lambda x: _positive(x) and x <= 3600, "seconds in (0, 3600]"),
         "keep_distinct": ((bool,), None, "true or false"),
         "workers": ((int, type(None)), lambda x: x is None or 0 < x <= 1024,
@@ -92,6 +93,8 @@ SCHEMA: dict = {
     },
     "curve": {
         "checkpoints": ((int,), _non_negative, "0 (off) or the number of checkpoints to score per arm"),
+        "mmlu_limit_per_subject": ((int, type(None)), lambda x: x is None or x > 0,
+                                   "null (as eval_mmlu) or an integer > 0"),
     },
 }
 

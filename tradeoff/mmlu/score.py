@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import TradeoffError
 from .data import load_csv_dir, select
+from ..model import kv_cache
 from .prompt import fit_shots
 from .question import LETTERS, Question, category_map
 
@@ -40,38 +41,6 @@ def letter_token_ids(tokenizer) -> list[int]:
     return ids
 
 
-def _common_prefix_len(seqs: list[list[int]]) -> int:
-    first = seqs[0]
-    n = min(len(s) for s in seqs)
-    for i in range(n):
-        t = first[i]
-        if any(s[i] != t for s in seqs):
-            return i
-    return n
-
-
-def _cache_kwarg(model) -> str:
-    """transformers renamed `past_key_values` to `cache` (5.2x); accept both."""
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # look through PEFT
-    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
-
-
-def _returned_cache(output):
-    return output.cache if getattr(output, "cache", None) is not None else output.past_key_values
-
-
-def _expand_cache(cache, batch: int):
-    from transformers import DynamicCache
-
-    out = DynamicCache()
-    for i, layer in enumerate(cache.layers):
-        out.update(layer.keys.expand(batch, -1, -1, -1).contiguous(),
-                   layer.values.expand(batch, -1, -1, -1).contiguous(), i)
-    return out
-
-
 def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, add_bos: bool = False,
                   progress=None) -> list[list[float]]:
     """Log-likelihood of " A".." D" after each prompt. Prompts that share a prefix (a subject's
@@ -83,14 +52,14 @@ def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, ad
     if add_bos and tokenizer.bos_token_id is not None:
         enc = [[tokenizer.bos_token_id] + e for e in enc]
     # lm-eval scores the continuation as whole[len(context):]; check that " A" is one token there
-    p_len = min(_common_prefix_len(enc), min(len(e) for e in enc) - 1)
+    p_len = min(kv_cache.common_prefix_len(enc), min(len(e) for e in enc) - 1)
     device = next(model.parameters()).device
     prefix = torch.tensor([enc[0][:p_len]], device=device)
     out: list[list[float] | None] = [None] * len(prompts)
     order = sorted(range(len(prompts)), key=lambda i: -len(enc[i]))
     with torch.inference_mode():
-        cache_kw = _cache_kwarg(model)
-        prefix_cache = _returned_cache(model(prefix, use_cache=True)) if p_len else None
+        cache_kw = kv_cache.cache_kwarg(model)
+        prefix_cache = kv_cache.returned_cache(model(prefix, use_cache=True)) if p_len else None
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             suffixes = [enc[i][p_len:] for i in idx]
@@ -106,7 +75,7 @@ def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, ad
                 pos[row, width - len(s):] = torch.arange(p_len, p_len + len(s))
             kwargs = {}
             if prefix_cache is not None:
-                kwargs[cache_kw] = _expand_cache(prefix_cache, len(idx))
+                kwargs[cache_kw] = kv_cache.expand(prefix_cache, len(idx))
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=pos.to(device),
                            use_cache=prefix_cache is not None, logits_to_keep=1, **kwargs).logits[:, -1, :]
             logprobs = torch.log_softmax(logits.float(), dim=-1)[:, letters.to(device)].cpu().tolist()

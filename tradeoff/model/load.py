@@ -85,6 +85,16 @@ def refuse_non_finite(model, adapter: str | Path) -> None:
                                 f"{name}); the training that wrote it diverged: retrain it")
 
 
+def merged_copy(model):
+    """A copy of a PEFT model with its LoRA adapter merged into the weights (the model itself and
+    the stored adapter stay as they are); any other model as it is."""
+    import copy
+
+    if not hasattr(model, "merge_and_unload"):
+        return model
+    return copy.deepcopy(model).merge_and_unload()
+
+
 def load_for_eval(identity: dict, dtype: str, adapter: str | Path | None = None):
     """(model, tokenizer) as every evaluation uses them."""
     return load_model(identity, dtype, adapter), load_tokenizer(identity)

@@ -1,34 +1,163 @@
-"""Greedy generation of the SQL replies, batched by prompt length."""
+"""Greedy generation of the SQL replies, two engines with the same replies.
+
+`plain`: transformers' `generate` on batches of prompts sorted by length, each batch running until
+its slowest reply ends (EOS or max_new_tokens). The reference.
+
+`cached` (the default): the prompts of one database share their system message and schema, most
+of each prompt, so that prefix runs once per database and its key/value cache is reused by every
+question on it (right-aligned in the batch, with explicit position ids: each question sees the
+tokens it would see alone). A greedy loop then decodes the batch and drops each row as soon as
+its SQL is final (`prompt.sql_is_final`: no further text could change what `extract_sql` reads),
+so no reply is scored differently, only shorter where its tail could not count.
+"""
 
 from __future__ import annotations
 
 import time
 
+ENGINES = ("cached", "plain")
 
-def generate(model, tokenizer, texts: list[str], batch_size: int, max_new_tokens: int) -> tuple[list[str], list[float]]:
-    """Greedy replies (special tokens stripped) and seconds per example, batched by prompt length."""
+
+def stop_token_ids(tokenizer) -> list[int]:
+    """End of sequence and end of turn: a reply ends at either."""
+    return [i for i in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")}
+            if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id]
+
+
+def generate(model, tokenizer, texts: list[str], batch_size: int, max_new_tokens: int, engine: str = "cached",
+             groups: list[str] | None = None) -> tuple[list[str], list[float]]:
+    """Greedy replies (special tokens stripped) and seconds per example. `groups` names each
+    prompt's shared-prefix group (its database) for the cached engine; prompts of one group
+    should share most of their tokens."""
+    if engine == "plain":
+        return generate_plain(model, tokenizer, texts, batch_size, max_new_tokens)
+    if engine == "cached":
+        return generate_cached(model, tokenizer, texts, groups or [""] * len(texts), batch_size, max_new_tokens)
+    raise ValueError(f"unknown generation engine {engine!r}; one of {ENGINES}")
+
+
+def generate_plain(model, tokenizer, texts: list[str], batch_size: int, max_new_tokens: int):
     import torch
     from tqdm.auto import tqdm
+    from transformers import GenerationConfig
 
     tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
     device = next(model.parameters()).device
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     replies: list[str] = [""] * len(texts)
     seconds: list[float] = [0.0] * len(texts)
-    stop_ids = [i for i in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")}
-                if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id]
+    # plain greedy whatever the model's generation_config says (no repetition penalty), as the cached engine
+    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                              eos_token_id=stop_token_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
     with torch.inference_mode(), tqdm(total=len(texts), desc="generate SQL", unit="q") as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                               add_special_tokens=False).to(device)
             t0 = time.monotonic()
-            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                 eos_token_id=stop_ids, pad_token_id=tokenizer.pad_token_id)
+            out = model.generate(**batch, generation_config=config)
             dt = time.monotonic() - t0
             new = out[:, batch["input_ids"].shape[1]:]
             for row, i in enumerate(idx):
                 replies[i] = tokenizer.decode(new[row], skip_special_tokens=True)
+                seconds[i] = dt / len(idx)
+            bar.update(len(idx))
+    return replies, seconds
+
+
+def trigger_token_ids(tokenizer) -> set[int]:
+    """Tokens that can make a reply's SQL final (they hold `;`, a backtick or a newline): the
+    stop rule is checked only after one of them, which keeps its cost off most steps."""
+    vocab = len(tokenizer)
+    pieces = tokenizer.batch_decode([[i] for i in range(vocab)], skip_special_tokens=False)
+    return {i for i, text in enumerate(pieces) if any(c in text for c in ";`\n")}
+
+
+def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch_size: int, max_new_tokens: int):
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..model import kv_cache
+    from .prompt import sql_is_final
+
+    device = next(model.parameters()).device
+    enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    # every prompt keeps at least one token outside the prefix: the first reply token's logits come from it
+    prefix_len = {g: min(kv_cache.common_prefix_len([enc[i] for i in idx]), min(len(enc[i]) for i in idx) - 1)
+                  for g, idx in members.items()}
+    stops = set(stop_token_ids(tokenizer))
+    triggers = trigger_token_ids(tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    cache_kw = kv_cache.cache_kwarg(model)
+    order = sorted(range(len(texts)), key=lambda i: (prefix_len[groups[i]], groups[i], len(enc[i])))
+    replies: list[str] = [""] * len(texts)
+    seconds: list[float] = [0.0] * len(texts)
+    prefix_caches: dict[str, object] = {}
+
+    def prefix_cache(g: str):
+        if prefix_len[g] == 0:
+            return None
+        if g not in prefix_caches:
+            ids = torch.tensor([enc[members[g][0]][:prefix_len[g]]], device=device)
+            prefix_caches[g] = kv_cache.returned_cache(model(ids, use_cache=True, logits_to_keep=1))
+        return prefix_caches[g]
+
+    with torch.inference_mode(), tqdm(total=len(texts), desc="generate SQL", unit="q") as bar:
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            t0 = time.monotonic()
+            p_lens = [prefix_len[groups[i]] for i in idx]
+            p_width = max(p_lens)
+            suffixes = [enc[i][prefix_len[groups[i]]:] for i in idx]
+            s_width = max(len(s) for s in suffixes)
+            ids = torch.full((len(idx), s_width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), p_width + s_width), dtype=torch.long)
+            pos = torch.ones((len(idx), s_width), dtype=torch.long)
+            for row, (p, s) in enumerate(zip(p_lens, suffixes)):
+                mask[row, p_width - p:p_width] = 1
+                ids[row, s_width - len(s):] = torch.tensor(s)
+                mask[row, p_width + s_width - len(s):] = 1
+                pos[row, s_width - len(s):] = torch.arange(p, p + len(s))
+            kwargs = {}
+            if p_width and len({groups[i] for i in idx}) == 1:
+                kwargs[cache_kw] = kv_cache.expand(prefix_cache(groups[idx[0]]), len(idx))
+            elif p_width:
+                kwargs[cache_kw] = kv_cache.stack_right_aligned([prefix_cache(groups[i]) for i in idx], p_width)
+            mask, pos = mask.to(device), pos.to(device)
+            out = model(input_ids=ids.to(device), attention_mask=mask, position_ids=pos, use_cache=True,
+                        logits_to_keep=1, **kwargs)
+            rows = list(range(len(idx)))  # batch row -> position in idx, for the rows still decoding
+            tokens: list[list[int]] = [[] for _ in idx]
+            last_pos = pos[:, -1]
+            for step in range(max_new_tokens):
+                nxt = out.logits[:, -1, :].argmax(dim=-1)
+                keep = []
+                for b, t in enumerate(nxt.tolist()):
+                    r = rows[b]
+                    done = t in stops
+                    if not done:
+                        tokens[r].append(t)
+                        done = t in triggers and sql_is_final(tokenizer.decode(tokens[r], skip_special_tokens=True))
+                    if not done:
+                        keep.append(b)
+                if not keep or step == max_new_tokens - 1:
+                    break
+                cache = kv_cache.returned_cache(out)
+                if len(keep) < len(rows):
+                    sel = torch.tensor(keep, device=device)
+                    cache, nxt, mask, last_pos = (kv_cache.select_rows(cache, sel), nxt[sel], mask[sel],
+                                                  last_pos[sel])
+                    rows = [rows[b] for b in keep]
+                mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+                last_pos = last_pos + 1
+                out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos[:, None],
+                            use_cache=True, **{cache_kw: cache})
+            dt = time.monotonic() - t0
+            for r, i in enumerate(idx):
+                replies[i] = tokenizer.decode(tokens[r], skip_special_tokens=True)
                 seconds[i] = dt / len(idx)
             bar.update(len(idx))
     return replies, seconds

@@ -95,8 +95,10 @@ def build_prompt(tokenizer, db_path: str | Path, question: str, sample_rows: int
     raise AssertionError("unreachable")
 
 
-_FENCE = re.compile(r"```[ \t]*(?:sql|sqlite)?[ \t]*\n?(.*?)(?:```|$)", re.IGNORECASE | re.DOTALL)
+_FENCE_OPEN = re.compile(r"```[ \t]*(?:sql|sqlite)?[ \t]*\n?", re.IGNORECASE)
 _START = re.compile(r"\b(SELECT|WITH)\b", re.IGNORECASE)
+_LEADING_SQL = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
+_BLANK_LINE = re.compile(r"\n\s*\n")
 
 
 def _first_statement(sql: str) -> str:
@@ -113,16 +115,47 @@ def _first_statement(sql: str) -> str:
     return sql
 
 
+def _sql_region(reply: str) -> tuple[str, bool]:
+    """The part of a reply its SQL is read from, and whether that part is closed (no further
+    text can change it). A reply that opens with SQL, as the prompt asks, is read up to a code
+    fence; any other reply inside its first code fence, or whole when it has none."""
+    if _LEADING_SQL.match(reply):
+        end = reply.find("```")
+        return (reply, False) if end < 0 else (reply[:end], True)
+    opening = reply.find("```")
+    if opening < 0:
+        return reply, False
+    body = _FENCE_OPEN.match(reply, opening).end()
+    close = reply.find("```", body)
+    return (reply[body:], False) if close < 0 else (reply[body:close], True)
+
+
 def extract_sql(reply: str) -> str:
-    """The first SQL statement in a model reply: inside a code fence if there is one, after any
-    leading prose, before any trailing explanation (a blank line) or a second statement."""
-    text = reply
-    fence = _FENCE.search(text)
-    if fence:
-        text = fence.group(1)
+    """The first SQL statement in a model reply: from its start when it opens with SQL, else inside
+    the first code fence if there is one; after any leading prose, before any trailing explanation
+    (a blank line) or a second statement."""
+    text, _ = _sql_region(reply)
     start = _START.search(text)
     if start:
         text = text[start.start():]
     text = _first_statement(text)
-    text = re.split(r"\n\s*\n", text.strip(), maxsplit=1)[0]
+    text = _BLANK_LINE.split(text.strip(), maxsplit=1)[0]
     return " ".join(text.split())
+
+
+def sql_is_final(reply: str) -> bool:
+    """Whether no continuation of `reply` can change `extract_sql(reply)`: generation may stop
+    there without changing any score. True once the SQL's region is closed by a fence, or its
+    first statement has ended (a semicolon outside quotes, or a blank line)."""
+    region, closed = _sql_region(reply)
+    if closed:
+        return True
+    if not _LEADING_SQL.match(reply):
+        opening = reply.find("```")
+        if opening < 0 or "\n" not in reply[opening:]:
+            return False  # a fence may still come and take precedence, or its opening line is unfinished
+    start = _START.search(region)
+    if not start:
+        return False
+    text = region[start.start():]
+    return len(_first_statement(text)) < len(text) or _BLANK_LINE.search(text) is not None
