@@ -19,7 +19,7 @@ python3 -m tradeoff.profile profiles/real-study.yaml --set model.name=bundled --
 stamp() { echo "$(date +%s) $*" >> $K/timeline.tsv; }
 step() {  # step NAME COMMAND...: run, time and log one step
   local name=$1; shift; stamp "start $name gpu=$CUDA_VISIBLE_DEVICES"
-  /usr/bin/time -f "%e s" -o $K/logs/$name.time "$@" > $K/logs/$name.log 2>&1; local rc=$?
+  "$@" > $K/logs/$name.log 2>&1; local rc=$?
   stamp "end $name rc=$rc"; touch $K/done.$name; return $rc
 }
 wait_for() { while [ ! -e $K/done.$1 ]; do sleep 2; done; }
