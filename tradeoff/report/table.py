@@ -11,6 +11,7 @@ from collections import Counter
 
 from ..config import CATEGORIES
 from ..spider.hardness import LEVELS as HARDNESS
+from . import forgetting
 from .stats import discordant, mcnemar_exact, paired_bootstrap
 
 
@@ -94,7 +95,39 @@ def build(sql: dict[str, list[dict]], mmlu: dict[str, list[dict]], categories: d
             row["average"]["delta"] = (row["average"]["score"] - base_avg
                                        if row["average"]["score"] is not None and base_avg is not None else None)
         result["models"][m] = row
+    arms = [m for m in models if m != "base"]
+    result["forgetting"] = {m: forgetting.by_category(mmlu["base"], mmlu[m], categories, n_boot, seed) for m in arms}
+    result["subject_drops"] = {m: forgetting.subject_drops(mmlu["base"], mmlu[m], 5, n_boot, seed) for m in arms}
+    result["sql_errors"] = {m: sql_error_classes(sql[m]) for m in models}
     return result
+
+
+ERROR_CLASSES = ("unknown column", "unknown table", "syntax", "timeout", "other error", "wrong result")
+
+
+def sql_error_class(record: dict) -> str | None:
+    """Why a scored prediction failed: it does not execute (unknown column or table, a syntax
+    error, the time limit, another error), or it executes with a wrong result; None if right."""
+    if record.get("left_out") is not None or record.get("verdict") != 0:
+        return None
+    error = (record.get("error") or "").lower()
+    if not error:
+        return "wrong result"
+    if "no such column" in error or "ambiguous column" in error:
+        return "unknown column"
+    if "no such table" in error:
+        return "unknown table"
+    if "syntax error" in error or "incomplete input" in error or "unrecognized token" in error:
+        return "syntax"
+    if "timeout" in error:
+        return "timeout"
+    return "other error"
+
+
+def sql_error_classes(records: list[dict]) -> dict:
+    """How many scored predictions fail in each class, and how many were scored."""
+    counts = Counter(c for r in records if (c := sql_error_class(r)))
+    return {"n_scored": sum(r.get("left_out") is None for r in records), **{c: counts.get(c, 0) for c in ERROR_CLASSES}}
 
 
 def _pct(x) -> str:
@@ -152,7 +185,44 @@ def markdown(result: dict) -> str:
     if levels:
         lines += ["", "Spider EX by hardness (the official levels):", ""]
         lines += _table(result, [(f"EX {h}", f"{h} ({base[f'EX {h}']['n']})") for h in levels])
+    lines += _forgetting_lines(result) + _error_lines(result)
     return "\n".join(lines) + "\n"
+
+
+def _forgetting_lines(result: dict) -> list[str]:
+    fg = result.get("forgetting") or {}
+    if not fg:
+        return []
+    lines = ["", "MMLU forgetting, finely (from the letter log-likelihoods; against base on the same questions):", "",
+             "| arm | scope | gold-letter prob. | Δ gold prob. (95% CI) | answers changed | KL(base‖arm), nats |",
+             "|---|---|---|---|---|---|"]
+    for m, scopes in fg.items():
+        for scope, e in scopes.items():
+            if not e["n"]:
+                continue
+            lo, hi = e["gold_prob_delta_ci"]
+            lines.append(f"| {m} | {scope} ({e['n']}) | {_pct(e['gold_prob_base'])} → {_pct(e['gold_prob'])} | "
+                         f"{_signed(e['gold_prob_delta'])} [{_signed(lo)}, {_signed(hi)}] | "
+                         f"{_pct(e['answers_changed'])}% | {e['kl']:.4f} |")
+    lines += ["", "Largest per-subject accuracy drops (Δ in points, 95% CI, exact McNemar p; ✓ = survives Holm's "
+              "correction over all subjects at 0.05):", ""]
+    for m, rows in (result.get("subject_drops") or {}).items():
+        cells = [f"{r['subject']} ({r['n']}) {_signed(r['delta'])} [{_signed(r['delta_ci'][0])}, "
+                 f"{_signed(r['delta_ci'][1])}] p={r['mcnemar_p']:.2g}{' ✓' if r['holm_significant'] else ''}"
+                 for r in rows]
+        lines.append(f"- {m}: " + "; ".join(cells))
+    return lines
+
+
+def _error_lines(result: dict) -> list[str]:
+    errs = result.get("sql_errors") or {}
+    if not errs:
+        return []
+    lines = ["", "Why the failing SQL fails (scored questions):", "",
+             "| model | " + " | ".join(ERROR_CLASSES) + " |", "|---|" + "---|" * len(ERROR_CLASSES)]
+    for m, e in errs.items():
+        lines.append(f"| {m} | " + " | ".join(str(e[c]) for c in ERROR_CLASSES) + " |")
+    return lines
 
 
 def plain_table(result: dict) -> str:
@@ -190,6 +260,11 @@ def summary(result: dict, lrs: dict[str, float]) -> dict:
                 entry[f"d_{name}"] = as_percent(e["delta"])
                 entry[f"d_{name}_lo"], entry[f"d_{name}_hi"] = (as_percent(x) for x in e["delta_ci"])
                 entry[f"p_{name}"] = round(e["mcnemar_p"], 6)
+            fg = result.get("forgetting", {}).get(m, {}).get("overall")
+            if fg and fg["n"]:
+                entry["d_gold_prob"] = as_percent(fg["gold_prob_delta"])
+                entry["answers_changed"] = as_percent(fg["answers_changed"])
+                entry["kl"] = round(fg["kl"], 5)
         out[m] = entry
     return out
 
