@@ -1,7 +1,7 @@
 """Every performance comparison of the project in one go, and one summary table (ours vs the
 peer, the ratio, the hardware). Each benchmark runs both sides in the same run.
 
-    python bench/run_all.py --shared /data [--full] [--out-dir bench/results]
+    python bench/run_all.py --shared /data [--full] [--prepared data/prepared] [--out-dir bench/results]
 
 On a CPU: Spider EX scoring (all of dev) and MMLU against lm-eval on the first --mmlu-limit
 questions per subject, in float32. With a GPU: MMLU on the full 5-shot test split in bfloat16
@@ -33,6 +33,7 @@ def main():
     p.add_argument("--mmlu-limit", type=int, default=2, help="questions per subject for the CPU MMLU run")
     p.add_argument("--full", action="store_true", help="MMLU on the full test split (for a GPU)")
     p.add_argument("--tokenizer", help="tokenizer folder for the training benchmark (default: the bundled model's)")
+    p.add_argument("--prepared", type=Path, help="a prepared-data folder (dvc repro's data/prepared): adds SQL generation")
     p.add_argument("--out-dir", type=Path, default=HERE / "results")
     args = p.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -51,6 +52,13 @@ def main():
     if mm:
         rows.append((f"MMLU 5-shot, {mm['n']} questions, {mm['dtype']} (agreement {100 * mm['agreement']:.1f}%)",
                      "lm-evaluation-harness 0.4.13", mm["lm_eval"]["seconds"], mm["ours"]["seconds"], mm["hardware"]))
+
+    if args.prepared:
+        gen = run("generation_speed.py", "--data", str(args.prepared), out=args.out_dir / "generation.json")
+        if gen:
+            rows.append((f"Spider SQL generation, {gen['questions']} q, {gen['model']}, {gen['dtype']}",
+                         f"transformers generate (batch {gen['plain']['batch']})", gen["plain"]["seconds"],
+                         gen["cached"]["seconds"], gen["hardware"]))
 
     if gpu:
         from tradeoff.model import obtain
