@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from tradeoff import atomic  # noqa: E402
 
 MODELS = ("base", "exp1", "exp2")
-STAGES = ["prepare", "train_exp1", "train_exp2", *(f"eval_sql@{m}" for m in MODELS),
+STAGES = ["check_params", "prepare", "train_exp1", "train_exp2", *(f"eval_sql@{m}" for m in MODELS),
           *(f"eval_mmlu@{m}" for m in MODELS), "report"]
 log = logging.getLogger("real_study")
 

@@ -19,7 +19,7 @@ from tradeoff.spider.sample import write_sample_spider
 log = logging.getLogger("prepare")
 
 
-def prepare_spider(source: str, data: dict, tmp: Path) -> None:
+def prepare_spider(source: str, data: dict, tmp: Path, params_file: str = "params.yaml") -> None:
     if source == "sample":
         counts = write_sample_spider(tmp, data["seed"], data["sample_train_per_db"], data["sample_dev_per_db"])
         log.info("sample Spider: %s", counts)
@@ -35,25 +35,28 @@ def prepare_spider(source: str, data: dict, tmp: Path) -> None:
         if (root / "database").is_dir():
             shutil.copytree(root / "database", tmp / "database")
     else:
-        raise TradeoffError(f"params.yaml: data.spider={source!r}: no such file or folder")
-    root = spider_data.find_spider_root(tmp)
-    for split in ("train", "dev"):
-        examples = spider_data.load_split(root, split)
-        log.info("Spider %s: %d examples", split, len(examples))
+        raise TradeoffError(f"{params_file}: data.spider={source!r}: no such file or folder")
+    try:
+        root = spider_data.find_spider_root(tmp)
+        for split in ("train", "dev"):
+            examples = spider_data.load_split(root, split)
+            log.info("Spider %s: %d examples", split, len(examples))
+    except TradeoffError as e:  # name the user's file, not our temporary copy of it
+        raise TradeoffError(str(e).replace(f"{tmp}/", f"{source}: ").replace(str(tmp), source)) from None
     databases = sorted((root / "database").glob("*/*.sqlite"))
     for db in databases:
         spider_data.check_sqlite_file(db, shown_as=Path(source) / db.relative_to(tmp))
     log.info("Spider databases: %d", len(databases))
 
 
-def prepare_mmlu(source: str, seed: int, tmp: Path) -> None:
+def prepare_mmlu(source: str, seed: int, tmp: Path, params_file: str = "params.yaml") -> None:
     if source == "sample":
         counts = mmlu_data.write_sample_mmlu(tmp, seed)
         log.info("sample MMLU: %d questions in %d subjects", sum(counts.values()), len(counts))
         return
     if not source.startswith("hf:") and not Path(source).expanduser().is_dir():
-        raise TradeoffError(f"params.yaml: data.mmlu={source!r}: no such folder")
-    questions, shots = mmlu_data.load_source(source)
+        raise TradeoffError(f"{params_file}: data.mmlu={source!r}: no such folder")
+    questions, shots = mmlu_data.load_source(source, setting=f"{params_file}: data.mmlu")
     mmlu_data.write_csv_dir(questions, shots, tmp)
     log.info("MMLU: %d questions in %d subjects", sum(len(v) for v in questions.values()), len(questions))
 
@@ -61,10 +64,11 @@ def prepare_mmlu(source: str, seed: int, tmp: Path) -> None:
 def main(args, params):
     atomic.check_writable(args.out / "model.json")
     # every output is built under a temporary name and renamed only once all of them succeeded
-    identity = obtain.resolve(params["model"]["name"], os.environ.get("TRADEOFF_MODELS_DIR", "models"))
+    identity = obtain.resolve(params["model"]["name"], os.environ.get("TRADEOFF_MODELS_DIR", "models"),
+                              setting=f"{args.params}: model.name")
     with atomic.output_dir(args.out / "spider") as spider, atomic.output_dir(args.out / "mmlu") as mmlu_dir:
-        prepare_spider(params["data"]["spider"], params["data"], spider)
-        prepare_mmlu(params["data"]["mmlu"], params["data"]["seed"], mmlu_dir)
+        prepare_spider(params["data"]["spider"], params["data"], spider, args.params)
+        prepare_mmlu(params["data"]["mmlu"], params["data"]["seed"], mmlu_dir, args.params)
     atomic.write_json(args.out / "model.json", identity)
     log.info("base model: %s", identity)
 

@@ -98,3 +98,46 @@ def test_the_check_sees_a_missing_module(repo):
     ran = files_run_by(repo, repo / "stages" / "train.py")
     assert repo / "tradeoff" / "__init__.py" in ran
     assert any("training" in p.as_posix() for p in ran)
+
+
+def stage_outs(dvc: dict) -> dict[str, list[str]]:
+    """Each stage's outputs (a foreach stage once per item, its variables filled in)."""
+    out = {}
+    for name, spec in dvc["stages"].items():
+        items = spec.get("foreach")
+        body = spec["do"] if items is not None else spec
+        keys = (list(items) if isinstance(items, (dict, list)) else []) if items is not None else [None]
+        for key in keys:
+            paths = []
+            for o in body.get("outs", []) + body.get("metrics", []):
+                path = next(iter(o)) if isinstance(o, dict) else o
+                if key is not None:
+                    path = path.replace("${key}", key).replace("${item}", key)
+                paths.append(path)
+            out[f"{name}@{key}" if key is not None else name] = paths
+    return out
+
+
+def test_every_stage_runs_after_check_params(repo):
+    """A bad params file fails in check_params before DVC deletes any other stage's outputs: every
+    stage must come after it in DVC's graph."""
+    from bench.real_study import stage_spec
+
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    outs = stage_outs(dvc)
+
+    def producers(dep: str) -> set[str]:
+        return {s for s, paths in outs.items() for p in paths
+                if dep == p or dep.startswith(p + "/") or p.startswith(dep + "/")}
+
+    for stage in outs:
+        if stage == "check_params":
+            continue
+        seen, todo = set(), [stage]
+        while todo:
+            s = todo.pop()
+            for dep in stage_spec(dvc, s)[1]:
+                for up in producers(dep) - seen:
+                    seen.add(up)
+                    todo.append(up)
+        assert "check_params" in seen, f"{stage} can run before check_params"

@@ -258,3 +258,37 @@ def test_sql_eval_refuses_gold_or_predictions_that_are_not_utf8(repo, spider_fil
                       "--db", "database", "--verdicts", "v.jsonl")
     one_line_refusal(proc, "pred.sql: not UTF-8 text")
     assert not (spider_files / "v.jsonl").exists()
+
+
+def test_messages_name_the_users_file_not_our_temporary_copy(repo, workdir, sample_spider):
+    import zipfile
+
+    zpath = workdir / "spider_data.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in sorted(sample_spider.rglob("*")):
+            if p.is_file():
+                data = b'[{"db_id": "college", "question": ' if p.name == "dev.json" else p.read_bytes()
+                zf.writestr("spider/" + p.relative_to(sample_spider).as_posix(), data)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["data"]["spider"] = str(zpath)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
+    assert_refused(proc, f"{zpath}: dev.json: not valid JSON")
+    assert ".tmp" not in proc.stderr
+    assert not (workdir / "data" / "prepared").exists() or not any((workdir / "data" / "prepared").iterdir())
+
+
+def test_messages_name_the_setting_that_was_given(repo, workdir):
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(repo), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "tradeoff.mmlu_eval", "--model", "nobody/nothing", "--data", "sample"],
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert_refused(proc, "--model='nobody/nothing'", "HF_HUB_OFFLINE")
+    assert "params.yaml" not in proc.stderr
+    other = workdir / "other.yaml"
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["data"]["mmlu"] = "/nowhere/mmlu"
+    other.write_text(yaml.safe_dump(params))
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared", "--params", str(other))
+    assert_refused(proc, f"{other}: data.mmlu='/nowhere/mmlu'")

@@ -58,7 +58,7 @@ def project(repo, bundled, tmp_path_factory):
 def test_repro_then_nothing_then_an_experiment(project):
     dest, env = project
     out = sh(["dvc", "repro"], dest, env)
-    for stage in ("prepare", "train_exp1", "train_exp2", "eval_sql@base", "eval_mmlu@exp2", "report"):
+    for stage in ("check_params", "prepare", "train_exp1", "train_exp2", "eval_sql@base", "eval_mmlu@exp2", "report"):
         assert f"Running stage '{stage}'" in out
     assert "results (also in reports/results.md)" in out
     for m in ("base", "exp1", "exp2"):
@@ -89,9 +89,22 @@ def test_repro_then_nothing_then_an_experiment(project):
     sh(["git", "commit", "-qm", "baseline"], dest, env)
     exp = sh(["dvc", "exp", "run", "-S", "lr=5e-5"], dest, env)  # written as 5e-05, a string to PyYAML
     ran = {line.split("'")[1] for line in exp.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train_exp1", "eval_sql@exp1", "eval_mmlu@exp1", "report"}  # curve off: its input is unchanged
+    # check_params reruns for any params change, but writes the same file: prepare does not rerun
+    assert ran == {"check_params", "train_exp1", "eval_sql@exp1", "eval_mmlu@exp1", "report"}  # curve off
     table = sh(["dvc", "exp", "show", "--no-pager", "--csv"], dest, env)
     assert "5e-05" in table
+
+    # a bad value fails in check_params, before DVC deletes any stage's outputs
+    kept = ["adapters/exp1/adapter_model.safetensors", "metrics/train_exp1.json", "metrics/sql_exp1.json",
+            "metrics/report.json", "predictions/sql_exp1.jsonl"]
+    before = {f: (dest / f).read_bytes() for f in kept}
+    params_text = (dest / "params.yaml").read_text()
+    bad = subprocess.run(["dvc", "exp", "run", "-S", "lr=abc"], cwd=dest, env=env, capture_output=True, text=True)
+    assert bad.returncode != 0
+    assert "Running stage 'check_params'" in bad.stdout and "Running stage 'train_exp1'" not in bad.stdout
+    assert "error: " in bad.stdout + bad.stderr and "lr = 'abc'" in bad.stdout + bad.stderr
+    assert {f: (dest / f).read_bytes() for f in kept} == before
+    (dest / "params.yaml").write_text(params_text)  # DVC leaves the bad value in the workspace
 
 
 def test_learning_forgetting_curve_switch(project):

@@ -52,10 +52,10 @@ def _score(args) -> None:
         raise TradeoffError(f"--shots {args.shots}: MMLU's dev split has 5 examples per subject; use 0-5")
     start = time.perf_counter()
     categories = question.category_map(args.category_map)
-    questions, shots = data.load_source(args.data)
+    questions, shots = data.load_source(args.data, setting="--data")
     questions = data.select(questions, categories, args.categories, args.limit)
     score.check_shots(questions, shots, args.shots)  # before the model is loaded
-    identity = obtain.resolve(args.model, args.models_dir)
+    identity = obtain.resolve(args.model, args.models_dir, setting="--model")
     model, tokenizer = load.load_for_eval(identity, args.dtype, args.adapter)
     records, summary = score.score_model(model, tokenizer, questions, shots, args.shots, categories,
                                          args.batch_size, args.chat_template)

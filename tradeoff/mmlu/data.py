@@ -52,14 +52,15 @@ def load_csv_dir(root: str | Path, split: str = "test") -> tuple[dict[str, list[
     return questions, shots
 
 
-def load_hf(name: str = "cais/mmlu") -> tuple[dict[str, list[Question]], dict[str, list[Question]]]:
+def load_hf(name: str = "cais/mmlu", setting: str = "params.yaml: data.mmlu") -> tuple[dict[str, list[Question]],
+                                                                                         dict[str, list[Question]]]:
     """The same from a Hugging Face dataset with question / subject / choices / answer (0-3) columns."""
     import datasets
 
     try:
         ds = datasets.load_dataset(name, "all")
     except Exception as e:  # the hub client raises many kinds; all mean "not reachable here"
-        raise TradeoffError(f"params.yaml: data.mmlu=hf:{name}: cannot load the dataset ({type(e).__name__}); "
+        raise TradeoffError(f"{setting}=hf:{name}: cannot load the dataset ({type(e).__name__}); "
                             "offline? point data.mmlu at a folder of MMLU CSVs instead") from None
 
     def split(rows) -> dict[str, list[Question]]:
@@ -97,9 +98,9 @@ def write_sample_mmlu(out_dir: str | Path, seed: int = 0) -> dict:
     return {s: len(v) for s, v in questions.items()}
 
 
-def load_source(source: str | Path, seed: int = 0, split: str = "test"):
+def load_source(source: str | Path, seed: int = 0, split: str = "test", setting: str = "params.yaml: data.mmlu"):
     """(questions, dev shots) from `sample` (the project's own questions), `hf:<dataset>` or a
-    folder of MMLU CSVs."""
+    folder of MMLU CSVs; `setting` says where the source was given, for the error messages."""
     import tempfile
 
     source = str(source)
@@ -108,10 +109,10 @@ def load_source(source: str | Path, seed: int = 0, split: str = "test"):
             write_sample_mmlu(tmp, seed)
             return load_csv_dir(tmp, split)
     if source.startswith("hf:"):
-        return load_hf(source[3:])
+        return load_hf(source[3:], setting)
     folder = Path(source).expanduser()
     if not folder.is_dir():
-        raise TradeoffError(f"{source}: no such folder; MMLU data is `sample`, hf:cais/mmlu or a folder of CSVs")
+        raise TradeoffError(f"{setting}={source}: no such folder; MMLU data is `sample`, hf:cais/mmlu or a folder of CSVs")
     return load_csv_dir(folder, split)
 
 

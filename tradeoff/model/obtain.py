@@ -206,7 +206,7 @@ def _local_identity(path: Path) -> dict:
     return {"kind": "local", "name": str(path), "sha256": h.hexdigest(), "path": str(path)}
 
 
-def _hub_identity(repo_id: str) -> dict:
+def _hub_identity(repo_id: str, setting: str) -> dict:
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
@@ -220,19 +220,20 @@ def _hub_identity(repo_id: str) -> dict:
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
         reason = "not in the local cache and HF_HUB_OFFLINE is set" if offline else \
             f"the Hugging Face Hub cannot be reached (offline?): {type(e).__name__}"
-        raise TradeoffError(f"params.yaml: model.name={repo_id!r}: {reason}; download it where there is a network "
-                            f"and set model.name to that local folder, or use model.name=bundled") from None
+        raise TradeoffError(f"{setting}={repo_id!r}: {reason}; download it where there is a network "
+                            f"and give that local folder instead, or `bundled`") from None
 
 
-def resolve(name: str, models_dir: str | Path = "models") -> dict:
-    """The identity of the base model `name` (see module doc), converting a bundled one if needed."""
+def resolve(name: str, models_dir: str | Path = "models", setting: str = "params.yaml: model.name") -> dict:
+    """The identity of the base model `name` (see module doc), converting a bundled one if needed.
+    `setting` says where the name was given, for the error messages."""
     if name in BUNDLED:
         return _bundled_identity(name, Path(models_dir))
     path = Path(name).expanduser()
     if path.exists() or name.startswith((".", "/", "~")):
         if not path.is_dir():
-            raise TradeoffError(f"params.yaml: model.name={name!r}: no such model folder")
+            raise TradeoffError(f"{setting}={name!r}: no such model folder")
         return _local_identity(path)
     if name.count("/") == 1:
-        return _hub_identity(name)
-    raise TradeoffError(f"params.yaml: model.name={name!r} is neither `bundled`, a folder nor a hub id (owner/name)")
+        return _hub_identity(name, setting)
+    raise TradeoffError(f"{setting}={name!r} is neither `bundled`, a folder nor a hub id (owner/name)")

@@ -1,0 +1,22 @@
+"""Stage `check_params`: refuse a bad params file before any other stage runs.
+
+DVC deletes a stage's outputs just before it runs the stage, so a mistake in params.yaml (say
+`dvc exp run -S lr=abc`) used to cost the previous adapters and metrics once training started.
+Every other stage comes after this one (through `prepare`), so the whole file is checked first;
+for a valid file the output (--out) is the same every time, so nothing downstream reruns for it.
+"""
+
+from pathlib import Path
+
+from tradeoff import atomic
+from tradeoff.cli import parser, run
+
+
+def main(args, params):  # cli.run has checked every key and value of the params file by now
+    atomic.write_text(args.out, "the params file passed its checks\n")
+
+
+if __name__ == "__main__":
+    p = parser(__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, required=True, help="the file to write when the params are valid")
+    run(main, p.parse_args())
