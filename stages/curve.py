@@ -22,7 +22,8 @@ from tradeoff.training import saved_steps
 def main(args, params):
     arm = args.arm  # the arm's rate is in dvc exp show; the curve stage need not rerun for it
     steps = saved_steps(args.curve)
-    points = [curve.origin(arm)] if steps else []
+    axis = params["report"]["forgetting_axis"]
+    points = [curve.origin(arm, axis=axis)] if steps else []
     if steps:
         categories = category_map(params["eval_mmlu"]["category_map"])
         base_sql, base_mmlu = read_jsonl(args.base_sql), read_jsonl(args.base_mmlu)
@@ -32,7 +33,7 @@ def main(args, params):
             model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], adapter)
             sql, _ = spider_task.score_with_params(model, tokenizer, args.data / "spider", params)
             mm, _ = mmlu_score.score_with_params(model, tokenizer, args.data / "mmlu", mmlu_params)
-            points.append(curve.point(arm, step, base_sql, sql, base_mmlu, mm, categories))
+            points.append(curve.point(arm, step, base_sql, sql, base_mmlu, mm, categories, axis=axis))
     atomic.write_json(args.out, points)
 
 

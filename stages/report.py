@@ -29,7 +29,7 @@ def main(args, params):
     atomic.write_json(args.metrics, table.summary(result, lrs))
     atomic.write_json(args.reports / "plots" / "ex_by_hardness.json", charts.ex_by_hardness(result))
     atomic.write_json(args.reports / "plots" / "mmlu_by_category.json", charts.mmlu_by_category(result))
-    atomic.write_json(args.reports / "plots" / "tradeoff.json", charts.tradeoff_points(result, lrs))
+    atomic.write_json(args.reports / "plots" / "tradeoff.json", charts.tradeoff_points(result, lrs, params["report"]["forgetting_axis"]))
     logging.getLogger("report").info("results (also in %s):\n%s", args.reports / "results.md",
                                      table.plain_table(result))
 

@@ -69,3 +69,21 @@ def test_sql_error_classes():
             {"left_out": "missing_database", "verdict": None, "error": None}]
     assert sql_error_classes(recs) == {"n_scored": 7, "unknown column": 1, "unknown table": 1, "syntax": 1,
                                        "timeout": 1, "other error": 1, "wrong result": 1}
+
+
+def test_the_plane_draws_the_forgetting_measure_params_pick():
+    from tradeoff.mmlu.question import category_map
+    from tradeoff.report.charts import tradeoff_points
+    from tradeoff.report.table import build
+
+    sql = [{"index": i, "db_id": "d", "hardness": "easy", "verdict": v, "left_out": None, "reply": f"r{i}"}
+           for i, v in enumerate([1, 0, 1])]
+    result = build({"base": sql, "exp1": sql}, {"base": BASE, "exp1": ARM}, category_map("original"), n_boot=50)
+    by_axis = {axis: tradeoff_points(result, {"exp1": 2e-4}, axis)[0]
+               for axis in ("mmlu", "gold_prob", "answers_changed", "kl")}
+    assert by_axis["mmlu"]["forgetting"] == by_axis["mmlu"]["d_mmlu"]
+    assert by_axis["gold_prob"]["forgetting"] == pytest.approx(100 * (-0.3 + 0.45) / 3, abs=0.01)
+    row = by_axis["answers_changed"]
+    assert row["forgetting"] == row["forgetting_lo"] == row["forgetting_hi"] == pytest.approx(33.33, abs=0.01)
+    assert by_axis["kl"]["forgetting"] == by_axis["kl"]["kl"] > 0
+    assert all(r["answers_changed"] == row["answers_changed"] for r in by_axis.values())  # every measure in every row

@@ -31,11 +31,18 @@ def set_params(workdir, **changes):
 
 
 def assert_refused(proc, *fragments):
+    """Exit 2 and one line `error: ...` holding each fragment. With TRADEOFF_REFUSALS=<file> set,
+    each test's line is appended there too (the list of messages an issue's closing note shows)."""
+    import os
+
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: "), proc.stderr[-2000:]
     for f in fragments:
         assert f in last, last
+    if os.environ.get("TRADEOFF_REFUSALS"):
+        with open(os.environ["TRADEOFF_REFUSALS"], "a") as out:
+            out.write(f"{os.environ.get('PYTEST_CURRENT_TEST', '?').split(' ')[0]}\t{last}\n")
 
 
 def snapshot(folder):

@@ -91,6 +91,9 @@ SCHEMA: dict = {
         "chat_template": ((bool,), None, "true or false"),
         "category_map": ((str,), ("original", "lm_eval"), None),
     },
+    "report": {
+        "forgetting_axis": ((str,), ("mmlu", "gold_prob", "answers_changed", "kl"), None),
+    },
     "curve": {
         "checkpoints": ((int,), _non_negative, "0 (off) or the number of checkpoints to score per arm"),
         "mmlu_limit_per_subject": ((int, type(None)), lambda x: x is None or x > 0,

@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--all-commits", action="store_true", help="experiments of every baseline commit, not only HEAD's")
     p.add_argument("--out-dir", default="reports", help="where sweep.md, sweep.json and sweep.html go")
+    p.add_argument("--forgetting-axis", choices=["mmlu", "gold_prob", "answers_changed", "kl"], default="mmlu",
+                   help="the chart's x: Δ MMLU accuracy (default), Δ gold-letter probability (no interval in "
+                        "the metrics), the share of answers changed, or the KL divergence")
     args = p.parse_args(argv)
     cli.setup_logging("%(levelname)s %(name)s: %(message)s")
     return cli.exit_status(lambda: _collect(args))
@@ -46,7 +49,7 @@ def _collect(args) -> None:
     out = Path(args.out_dir)
     atomic.write_json(out / "sweep.json", rows)
     atomic.write_text(out / "sweep.md", markdown(rows))
-    chart(rows, out / "sweep.html", Path(".dvc/plots"))
+    chart(rows, out / "sweep.html", Path(".dvc/plots"), args.forgetting_axis)
     print(markdown(rows))
     logging.getLogger("sweep").info("wrote %s/sweep.md, sweep.json and sweep.html (%d points)", out, len(rows))
 

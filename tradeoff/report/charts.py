@@ -1,5 +1,6 @@
 """The rows of the charts that dvc.yaml declares: EX by hardness, MMLU by category (bars with
-95% intervals) and the trade-off plane (one point per arm), in percent."""
+95% intervals) and the trade-off plane (one point per arm), in percent. The plane's x is the
+forgetting measure that `report.forgetting_axis` in params.yaml picks (fields `forgetting*`)."""
 
 from __future__ import annotations
 
@@ -27,15 +28,43 @@ def mmlu_by_category(result: dict) -> list[dict]:
     return _chart_rows(result, {c: c for c in (*CATEGORIES, "overall")})
 
 
-def tradeoff_points(result: dict, lrs: dict[str, float]) -> list[dict]:
-    """One point per arm in the trade-off plane: ΔMMLU (overall) against ΔEX, with intervals."""
+# report.forgetting_axis -> (the row's field, what the plane's x then shows)
+FORGETTING_AXES = {
+    "mmlu": ("d_mmlu", "Δ MMLU accuracy vs base (points; left = forgetting)"),
+    "gold_prob": ("d_gold_prob", "Δ MMLU gold-letter probability vs base (points; left = forgetting)"),
+    "answers_changed": ("answers_changed", "MMLU answers changed vs base (% of questions; right = more moved)"),
+    "kl": ("kl", "KL(base‖arm) of the MMLU letter distributions (nats; right = more moved)"),
+}
+
+
+def with_forgetting_axis(row: dict, axis: str) -> dict:
+    """`row` with the fields the plane draws on x: forgetting, forgetting_lo/hi (the value itself
+    where the measure has no interval) and forgetting_measure (what they are)."""
+    key, what = FORGETTING_AXES[axis]
+    value = row.get(key)
+    return {**row, "forgetting": value, "forgetting_lo": row.get(f"{key}_lo", value),
+            "forgetting_hi": row.get(f"{key}_hi", value), "forgetting_measure": what}
+
+
+def tradeoff_points(result: dict, lrs: dict[str, float], axis: str = "mmlu") -> list[dict]:
+    """One point per arm in the trade-off plane: ΔEX against the forgetting measure `axis`, with
+    intervals; every measure is in the row (ΔMMLU, Δ gold-letter probability, answers changed, KL)."""
     rows = []
     for m, row in result["models"].items():
         if m == "base":
             continue
         ex, mm = row["EX"], row["overall"]
-        rows.append({"arm": m, "label": f"{m} (lr {lrs.get(m):g})" if lrs.get(m) is not None else m,
-                     "d_ex": as_percent(ex["delta"]), "d_ex_lo": as_percent(ex["delta_ci"][0]),
-                     "d_ex_hi": as_percent(ex["delta_ci"][1]), "d_mmlu": as_percent(mm["delta"]),
-                     "d_mmlu_lo": as_percent(mm["delta_ci"][0]), "d_mmlu_hi": as_percent(mm["delta_ci"][1])})
+        fg = result.get("forgetting", {}).get(m, {}).get("overall") or {"n": 0}
+        fine = {"d_gold_prob": None, "d_gold_prob_lo": None, "d_gold_prob_hi": None, "answers_changed": None,
+                "kl": None}
+        if fg["n"]:
+            fine = {"d_gold_prob": as_percent(fg["gold_prob_delta"]),
+                    "d_gold_prob_lo": as_percent(fg["gold_prob_delta_ci"][0]),
+                    "d_gold_prob_hi": as_percent(fg["gold_prob_delta_ci"][1]),
+                    "answers_changed": as_percent(fg["answers_changed"]), "kl": round(fg["kl"], 5)}
+        rows.append(with_forgetting_axis(
+            {"arm": m, "label": f"{m} (lr {lrs.get(m):g})" if lrs.get(m) is not None else m,
+             "d_ex": as_percent(ex["delta"]), "d_ex_lo": as_percent(ex["delta_ci"][0]),
+             "d_ex_hi": as_percent(ex["delta_ci"][1]), "d_mmlu": as_percent(mm["delta"]),
+             "d_mmlu_lo": as_percent(mm["delta_ci"][0]), "d_mmlu_hi": as_percent(mm["delta_ci"][1]), **fine}, axis))
     return rows

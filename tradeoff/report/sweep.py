@@ -49,7 +49,8 @@ def points(show: list[dict]) -> list[dict]:
             rows.append({"experiment": name, "arm": arm, "lr": r["lr"], **{f"lora_{k}": lora.get(k) for k in LORA_KEYS},
                          "base_ex": report["base"]["ex"], "base_mmlu": report["base"]["mmlu"],
                          **{k: r[k] for k in ("d_ex", "d_ex_lo", "d_ex_hi", "p_ex", "d_mmlu", "d_mmlu_lo",
-                                              "d_mmlu_hi", "p_mmlu")}})
+                                              "d_mmlu_hi", "p_mmlu")},
+                         **{k: r.get(k) for k in ("d_gold_prob", "answers_changed", "kl")}})
     return sorted(rows, key=lambda x: (x["lora_r"] or 0, x["lr"]))
 
 
@@ -62,14 +63,18 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n\nΔ in points against the base model of the same data; p: exact McNemar.\n"
 
 
-def chart(rows: list[dict], out: Path, template_dir: Path) -> None:
-    """The trade-off plane of every point, with DVC's own renderer and template."""
+def chart(rows: list[dict], out: Path, template_dir: Path, axis: str = "mmlu") -> None:
+    """The trade-off plane of every point (x: the forgetting measure `axis`), with DVC's own
+    renderer and template."""
     from dvc_render import VegaRenderer, render_html
 
-    data = [{**x, "rev": f"LoRA r {x['lora_r']}", "label": f"lr {x['lr']:g} ({x['experiment']})"} for x in rows]
+    from .charts import FORGETTING_AXES, with_forgetting_axis
+
+    data = [with_forgetting_axis({**x, "rev": f"LoRA r {x['lora_r']}", "label": f"lr {x['lr']:g} ({x['experiment']})"},
+                                 axis) for x in rows]
     renderer = VegaRenderer(data, "sweep", template="tradeoff_plane", template_dir=str(template_dir),
-                            title="Sweep: learning (ΔEX) vs forgetting (ΔMMLU), one point per arm setting",
-                            x="d_mmlu", y="d_ex")
+                            title=f"Sweep: learning (ΔEX) vs {FORGETTING_AXES[axis][1]}, one point per arm setting",
+                            x="forgetting", y="d_ex")
     tmp = out.with_name(out.name + ".tmp.html")
     render_html([renderer], tmp, html_template=template_dir / "page.html")  # UTF-8, for the minus signs
     tmp.replace(out)
