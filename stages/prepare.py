@@ -45,7 +45,7 @@ def prepare_spider(source: str, data: dict, tmp: Path, params_file: str = "param
         raise TradeoffError(str(e).replace(f"{tmp}/", f"{source}: ").replace(str(tmp), source)) from None
     databases = sorted((root / "database").glob("*/*.sqlite"))
     for db in databases:
-        spider_data.check_sqlite_file(db, shown_as=Path(source) / db.relative_to(tmp))
+        spider_data.check_sqlite_file(db, shown_as=f"{source}: {db.relative_to(tmp).as_posix()}")
     log.info("Spider databases: %d", len(databases))
 
 

@@ -158,4 +158,5 @@ def test_standalone_command_writes_scores_and_records(bundled, repo, tmp_path):
 
     bad = subprocess.run(cmd[:-6] + ["--data", str(tmp_path / "nowhere")], capture_output=True, text=True,
                          cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'nowhere'}")
+    last = bad.stderr.strip().splitlines()[-1]
+    assert bad.returncode == 2 and last.startswith(f"error: --data={tmp_path / 'nowhere'}: no such folder"), last

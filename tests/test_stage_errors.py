@@ -139,7 +139,7 @@ def _write(rel, text):
     (_write("dev.json", json.dumps([{"db_id": "atlantis", "question": "q?", "query": "SELECT 1"}])),
      ["dev.json: example 0 names db_id 'atlantis'"]),
     (_write("database/college/college.sqlite", "this is not a database"),
-     ["database/college/college.sqlite: not an SQLite database"]),
+     ["spider_data.zip: database/college/college.sqlite: not an SQLite database"]),
 ])
 def test_prepare_refuses_bad_spider_input(repo, workdir, sample_spider, mutate, fragments):
     zpath = _spider_zip(workdir, sample_spider, mutate)

@@ -123,7 +123,7 @@ def database_path(root: Path, db_id: str) -> Path:
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def check_sqlite_file(path: Path, shown_as: Path | None = None) -> None:
+def check_sqlite_file(path: Path, shown_as: Path | str | None = None) -> None:
     """Refuse a file that is not an SQLite database; `shown_as` names it in the message."""
     with open(path, "rb") as f:
         if f.read(16) != SQLITE_MAGIC:
