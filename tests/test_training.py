@@ -28,12 +28,12 @@ def test_loss_mask_covers_the_completion_only(bundled, tokenizer, sample_spider)
 
     from tradeoff.model.load import model_source
     from tradeoff.spider.data import load_split
-    from tradeoff.training import sft_rows
+    from tradeoff.training import checkpointing_arg, sft_rows
 
     rows = sft_rows(tokenizer, load_split(sample_spider, "train")[:3], sample_spider, 0, 1024)
     src, _ = model_source(bundled)
     args = SFTConfig(output_dir="/tmp/unused", completion_only_loss=True, report_to="none", use_cpu=True,
-                     per_device_train_batch_size=3, max_length=512)
+                     per_device_train_batch_size=3, max_length=512, **checkpointing_arg(False))
     trainer = SFTTrainer(model=src, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     batch = next(iter(trainer.get_train_dataloader()))  # shuffled: match rows by their prompt
     matched = set()

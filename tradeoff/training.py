@@ -137,7 +137,7 @@ def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
         # packing places whole examples into rows (best-fit decreasing) with no padding; the
         # attention mask is built from the position ids, so no example sees another
         packing=t["packing"],
-        gradient_checkpointing=t["gradient_checkpointing"],
+        **checkpointing_arg(t["gradient_checkpointing"]),
         bf16=dtype == torch.bfloat16,
         fp16=dtype == torch.float16,
         logging_steps=t["logging_steps"],
@@ -152,6 +152,15 @@ def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
         dataloader_num_workers=0,
         use_cpu=not on_gpu,
     )
+
+
+def checkpointing_arg(enabled: bool) -> dict:
+    """transformers renamed `gradient_checkpointing` to `activation_checkpointing` (5.2x) and warns
+    on the old name: pass the new one where it exists."""
+    from trl import SFTConfig
+
+    fields = SFTConfig.__dataclass_fields__
+    return {"activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing": enabled}
 
 
 class Diverged(TradeoffError):

@@ -143,7 +143,9 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
                         done = t in triggers and sql_is_final(tokenizer.decode(tokens[r], skip_special_tokens=True))
                     if not done:
                         keep.append(b)
+                bar.update(len(rows) - len(keep))  # the bar moves per question, as each reply ends
                 if not keep or step == max_new_tokens - 1:
+                    bar.update(len(keep))
                     break
                 cache = kv_cache.returned_cache(out)
                 if len(keep) < len(rows):
@@ -159,5 +161,4 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
             for r, i in enumerate(idx):
                 replies[i] = tokenizer.decode(tokens[r], skip_special_tokens=True)
                 seconds[i] = dt / len(idx)
-            bar.update(len(idx))
     return replies, seconds

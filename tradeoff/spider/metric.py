@@ -155,8 +155,11 @@ def score(examples: list[dict], predictions: list[str], db_dir: Path, keep_disti
             jobs.append((i, "pred", f, pred))
     # a read-only query's result depends only on (database, text): run each distinct pair once
     unique = list(dict.fromkeys((str(f), q) for _, _, f, q in jobs))
-    with Executor(workers=workers, timeout_s=timeout_s, task=execute_official) as executor:
-        done = dict(zip(unique, executor.map(unique, keep_distinct)))
+    from tqdm.auto import tqdm
+
+    with Executor(workers=workers, timeout_s=timeout_s, task=execute_official) as executor, \
+            tqdm(total=len(unique), desc="run SQL", unit="query") as bar:
+        done = dict(zip(unique, executor.map(unique, keep_distinct, progress=bar)))
     outcomes = [done[(str(f), q)] for _, _, f, q in jobs]
     by_example: dict[int, list] = {}
     for (i, role, f, _), out in zip(jobs, outcomes):

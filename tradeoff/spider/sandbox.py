@@ -256,9 +256,10 @@ class Executor:
         self._all.add(worker)
         return worker
 
-    def map(self, jobs: list[tuple[str | Path, str]], *extra) -> list[Outcome]:
+    def map(self, jobs: list[tuple[str | Path, str]], *extra, progress=None) -> list[Outcome]:
         """Outcomes for (database path, sql) jobs, in order. `extra` values are appended to each
-        task's arguments (for a task other than the default)."""
+        task's arguments (for a task other than the default); `progress` (a tqdm bar) moves by one
+        as each job ends."""
         from collections import deque
         from multiprocessing.connection import wait
 
@@ -286,12 +287,16 @@ class Executor:
                     results[i] = Outcome(None, f"result could not be received: {type(e).__name__}",
                                          time.monotonic() - start)
                     self._replace(worker)
+                if progress is not None:
+                    progress.update(1)
             now = time.monotonic()
             for conn, (worker, i, start) in list(busy.items()):
                 if now - start > limit:  # stuck where SQLite's progress handler cannot stop it
                     del busy[conn]
                     results[i] = Outcome(None, "timeout", now - start)
                     self._replace(worker)
+                    if progress is not None:
+                        progress.update(1)
         return results  # type: ignore[return-value]
 
     def _replace(self, worker: _Worker) -> None:
