@@ -158,7 +158,7 @@ def score(examples: list[dict], predictions: list[str], db_dir: Path, keep_disti
     from tqdm.auto import tqdm
 
     with Executor(workers=workers, timeout_s=timeout_s, task=execute_official) as executor, \
-            tqdm(total=len(unique), desc="run SQL", unit="query") as bar:
+            tqdm(total=len(unique), desc="run SQL", unit="query", disable=not unique) as bar:
         done = dict(zip(unique, executor.map(unique, keep_distinct, progress=bar)))
     outcomes = [done[(str(f), q)] for _, _, f, q in jobs]
     by_example: dict[int, list] = {}
