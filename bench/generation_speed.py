@@ -21,8 +21,8 @@ import torch
 
 from tradeoff.config import load_params
 from tradeoff.model.load import load_prepared, merged_copy
-from tradeoff.spider import metric, prompt
-from tradeoff.spider.data import database_path, examples_with_database
+from tradeoff.spider import metric, prompt, task
+from tradeoff.spider.data import examples_with_database
 from tradeoff.spider.generate import generate
 
 
@@ -74,9 +74,8 @@ def main():
     model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], args.adapter)
     root = args.data / "spider"
     examples = examples_with_database(root, "dev")[: args.limit]
-    texts = [prompt.build_prompt(tokenizer, database_path(root, e["db_id"]), e["question"],
-                                 params["prompt"]["sample_rows"], params["prompt"]["max_prompt_tokens"])[0]
-             for e in examples]
+    texts = task.prompts(tokenizer, examples, root, params["prompt"]["sample_rows"],
+                         params["prompt"]["max_prompt_tokens"])
     groups = [e["db_id"] for e in examples]
 
     generate(model, tokenizer, texts[:8], plain_batch, 8, "plain")  # warm-up

@@ -122,9 +122,7 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
                 mask[row, p_width + s_width - len(s):] = 1
                 pos[row, s_width - len(s):] = torch.arange(p, p + len(s))
             kwargs = {}
-            if p_width and len({groups[i] for i in idx}) == 1:
-                kwargs[cache_kw] = kv_cache.expand(prefix_cache(groups[idx[0]]), len(idx))
-            elif p_width:
+            if p_width:
                 kwargs[cache_kw] = kv_cache.stack_right_aligned([prefix_cache(groups[i]) for i in idx], p_width)
             mask, pos = mask.to(device), pos.to(device)
             out = model(input_ids=ids.to(device), attention_mask=mask, position_ids=pos, use_cache=True,

@@ -14,15 +14,22 @@ from .generate import generate
 log = logging.getLogger(__name__)
 
 
+def prompts(tokenizer, examples: list[dict], spider_root: Path, sample_rows: int,
+            max_prompt_tokens: int) -> list[str | None]:
+    """Each example's prompt, or None where its database is missing."""
+    out = []
+    for ex in examples:
+        db = database_path(spider_root, ex["db_id"])
+        out.append(prompt.build_prompt(tokenizer, db, ex["question"], sample_rows, max_prompt_tokens)[0]
+                   if db.is_file() else None)
+    return out
+
+
 def score_model(model, tokenizer, examples: list[dict], spider_root: Path, sample_rows: int, max_prompt_tokens: int,
              batch_size: int, max_new_tokens: int, timeout_s: float, keep_distinct: bool,
              workers: int | None, engine: str = "cached") -> tuple[list[dict], dict]:
     """Prediction records (one per example) and the EX summary."""
-    texts = []
-    for ex in examples:
-        db = database_path(spider_root, ex["db_id"])
-        texts.append(prompt.build_prompt(tokenizer, db, ex["question"], sample_rows, max_prompt_tokens)[0]
-                     if db.is_file() else None)
+    texts = prompts(tokenizer, examples, spider_root, sample_rows, max_prompt_tokens)
     runnable = [i for i, t in enumerate(texts) if t is not None]
     if examples and not runnable:
         raise TradeoffError(f"{spider_root / 'database'}: none of the {len(examples)} questions' databases is there; "
