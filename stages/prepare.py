@@ -64,8 +64,7 @@ def prepare_mmlu(source: str, seed: int, tmp: Path, params_file: str = "params.y
 def main(args, params):
     atomic.check_writable(args.out / "model.json")
     # every output is built under a temporary name and renamed only once all of them succeeded
-    identity = obtain.resolve(params["model"]["name"], os.environ.get("TRADEOFF_MODELS_DIR", "models"),
-                              setting=f"{args.params}: model.name")
+    identity = obtain.resolve(params["model"]["name"], setting=f"{args.params}: model.name")
     with atomic.output_dir(args.out / "spider") as spider, atomic.output_dir(args.out / "mmlu") as mmlu_dir:
         prepare_spider(params["data"]["spider"], params["data"], spider, args.params)
         prepare_mmlu(params["data"]["mmlu"], params["data"]["seed"], mmlu_dir, args.params)

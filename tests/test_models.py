@@ -3,6 +3,7 @@ sha256 is the published one."""
 
 import hashlib
 import json
+import os
 import zipfile
 
 import pytest
@@ -97,3 +98,21 @@ def test_a_folder_converted_by_an_older_recipe_is_converted_again(bundled, tmp_p
     (out / "source.json").write_text(json.dumps({"gguf_sha256": bundled["sha256"], "conversion": obtain.CONVERSION}))
     obtain.resolve("bundled", tmp_path)
     assert calls == [out]
+
+
+def test_the_models_cache_is_outside_the_repo_and_absolute(monkeypatch, tmp_path):
+    """Queued experiments run in a temporary copy of the repo: the converted model must not live in it."""
+    monkeypatch.delenv("TRADEOFF_MODELS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert obtain.default_models_dir() == tmp_path / "cache" / "tradeoff" / "models"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRADEOFF_MODELS_DIR", "rel/models")
+    assert obtain.default_models_dir() == tmp_path / "rel" / "models"
+
+
+def test_a_bundled_identity_names_an_absolute_folder(bundled, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "m" / f"{obtain.BUNDLED['bundled']['dir']}-{bundled['sha256'][:12]}"
+    monkeypatch.setattr(obtain, "convert_gguf", lambda gguf, out, digest: None)
+    identity = obtain.resolve("bundled", "m")
+    assert identity["path"] == str(out) and os.path.isabs(identity["path"])

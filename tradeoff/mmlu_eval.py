@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
                    help="float32 on a CPU whatever is asked (default: auto)")
     p.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template")
-    p.add_argument("--models-dir", default="models", help="where bundled models are converted (default: models)")
+    p.add_argument("--models-dir", default=None,
+                   help="where bundled models are converted (default: $TRADEOFF_MODELS_DIR or ~/.cache/tradeoff/models)")
     p.add_argument("--out", help="write the summary and per-question records to this JSON file")
     return p
 

@@ -16,7 +16,7 @@ def model_source(identity: dict) -> tuple[str, dict]:
     """What to pass to from_pretrained: the path or repo, and the pinned revision. A bundled model
     converted by `prepare` must still be there: loading never converts."""
     if identity["kind"] == "bundled" and not Path(identity["path"]).is_dir():
-        raise TradeoffError(f"{identity['path']}: the converted base model is missing (models/ cleaned?); "
+        raise TradeoffError(f"{identity['path']}: the converted base model is missing (models cache cleaned?); "
                             "run the prepare stage again (`dvc repro --force prepare`) to convert it")
     if identity["kind"] == "hub" and identity["path"] == identity["name"]:
         return identity["name"], {"revision": identity["revision"]}

