@@ -3,7 +3,7 @@ cost on MMLU, with 95% intervals, beside how far its MMLU answers moved; and an 
 training when a curve is given. Needs matplotlib (`pip install matplotlib`; not a dependency of the
 pipeline).
 
-    python bench/plot_frontier.py --results reports/results.json [--curve reports/plots/curve_exp1.json]
+    python bench/plot_frontier.py --results reports/results.json [--curve [LABEL=]reports/plots/curve_exp1.json ...]
         [--lr exp1=2e-4 ...] --out frontier.png
 
 --results is the report's results.json (`tradeoff.report.table.build` over base and the arms);
@@ -23,7 +23,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--results", type=Path, required=True, help="the report's results.json")
-    ap.add_argument("--curve", type=Path, action="append", default=[], help="a curve's points (the curve stage's JSON)")
+    ap.add_argument("--curve", action="append", default=[],
+                    help="[LABEL=]PATH: a curve's points (the curve stage's JSON), labelled LABEL (default: its arm)")
     ap.add_argument("--curve-note", default="", help="what the curve's MMLU was scored on, for its legend")
     ap.add_argument("--lr", action="append", default=[], help="ARM=RATE labels, e.g. exp1=2e-4")
     ap.add_argument("--title", default="What LoRA on Spider bought (EX) and cost (MMLU)")
@@ -49,10 +50,12 @@ def main():
         if fg and fg["n"]:
             right.errorbar([100 * fg["answers_changed"]], [y], yerr=[[y - ylo], [yhi - y]], fmt="o", color=color,
                            capsize=3, label=label(arm, lrs))
-    for path in args.curve:
-        points = json.loads(path.read_text())
+    for spec, style in zip(args.curve, ["--", ":", "-."] * 3):
+        name, _, path = spec.rpartition("=")
+        points = json.loads(Path(path).read_text())
         xs, ys = [p["d_mmlu"] for p in points], [p["d_ex"] for p in points]
-        left.plot(xs, ys, "--", color="gray", lw=1, label=f"path over training ({points[-1]['arm']}{args.curve_note})")
+        left.plot(xs, ys, style, color="gray", lw=1,
+                  label=f"path over training ({name or points[-1]['arm']}{args.curve_note})")
         for p in points:
             left.annotate(f"step {p['step']}", (p["d_mmlu"], p["d_ex"]), fontsize=7, color="gray",
                           xytext=(4, -10), textcoords="offset points")
@@ -63,11 +66,11 @@ def main():
     left.set_ylabel("Δ Spider EX vs base (points)")
     right.set_xlabel("MMLU answers changed vs base (% of questions)")
     handles, labels = left.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False)
     left.grid(alpha=0.3)
     right.grid(alpha=0.3)
     fig.suptitle(args.title)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.04 * (1 + (len(labels) - 1) // 5), 1, 1))
     fig.savefig(args.out, dpi=120)
     print(f"wrote {args.out}")
 
