@@ -7,7 +7,7 @@ same prompt builder as the pipeline. Each configuration trains --steps optimizer
 H100/H200 dense bf16 peak (989 TFLOP/s), counted two ways: 6N (the PaLM convention, as if every
 weight were trained) and 4N (what LoRA needs: the frozen weights get no weight gradients).
 
-    python bench/train_speed.py --spider /data/spider_data.zip --tokenizer models/smollm2-...
+    python bench/train_speed.py --spider /data/spider_data.zip --tokenizer ~/.cache/tradeoff/models/smollm2-...
 """
 
 import argparse
