@@ -44,14 +44,21 @@ def reply_tokens(tokenizer, replies):
 
 
 def parting_margin(model, tokenizer, text: str, a: str, b: str) -> dict:
-    """Where replies a and b part: the common head, each side's next characters, and the logit gap
-    between the two best next tokens after prompt + head (under `model`)."""
-    head = os.path.commonprefix([a, b])
-    ids = tokenizer(text + head, add_special_tokens=False, return_tensors="pt")["input_ids"].to(model.device)
+    """Where replies a (plain) and b (cached) part, token by token: the common head, each side's next
+    characters, and under `model` after prompt + the common tokens, the logit of a's next token minus
+    b's (how near a tie the choice was; 0 is an exact tie) and the gap between the two best tokens.
+    When one reply ends there (end of turn, or the SQL stop rule), there is no token to compare."""
+    ta = tokenizer(a, add_special_tokens=False)["input_ids"]
+    tb = tokenizer(b, add_special_tokens=False)["input_ids"]
+    k = next((i for i, (x, y) in enumerate(zip(ta, tb)) if x != y), min(len(ta), len(tb)))
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + ta[:k]
     with torch.inference_mode():
-        top = model(ids).logits[0, -1].float().topk(2).values.tolist()
-    return {"head": head[-60:], "plain_next": a[len(head):len(head) + 20], "cached_next": b[len(head):len(head) + 20],
-            "margin": top[0] - top[1]}
+        logits = model(torch.tensor([ids], device=model.device)).logits[0, -1].float()
+    top = logits.topk(2).values.tolist()
+    ended = k >= len(ta) or k >= len(tb)
+    return {"head": tokenizer.decode(ta[:k])[-60:], "plain_next": tokenizer.decode(ta[k:k + 5]),
+            "cached_next": tokenizer.decode(tb[k:k + 5]), "token": k,
+            "margin": None if ended else float(logits[ta[k]] - logits[tb[k]]), "top2_gap": top[0] - top[1]}
 
 
 def main():
@@ -117,7 +124,8 @@ def main():
     print(f"  cached vs plain: {figures['ratio']:.2f}x; extracted SQL differs on {len(differ)} of {len(texts)}; "
           f"{figures['replies_shortened']} replies stopped early")
     for d in figures["differences"]:
-        print(f"    #{d['index']}: margin {d['margin']:.2e} after ...{d['head'][-30:]!r}: "
+        margin = "one reply ends here" if d["margin"] is None else f"margin {d['margin']:.2e}"
+        print(f"    #{d['index']}: token {d['token']}, {margin} after ...{d['head'][-30:]!r}: "
               f"plain {d['plain_next']!r} vs cached {d['cached_next']!r}")
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1) + "\n")
