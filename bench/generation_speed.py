@@ -63,7 +63,7 @@ def parting_margin(model, tokenizer, text: str, a: str, b: str) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--data", type=Path, required=True, help="the prepared-data folder (model.json, spider/)")
     ap.add_argument("--adapter", help="an arm's LoRA adapter folder (default: the base model)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"), help="prompt and eval_sql settings")

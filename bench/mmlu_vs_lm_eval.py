@@ -24,7 +24,7 @@ log = logging.getLogger("mmlu_vs_lm_eval")
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--model", default="bundled", help="bundled | bundled-qwen | checkpoint folder (default: bundled)")
     p.add_argument("--data", required=True, help="folder of MMLU CSVs (dev/, test/)")
     p.add_argument("--shots", type=int, default=5)

@@ -21,7 +21,7 @@ def label(arm: str, lrs: dict) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--results", type=Path, required=True, help="the report's results.json")
     ap.add_argument("--curve", action="append", default=[],
                     help="[LABEL=]PATH: a curve's points (the curve stage's JSON), labelled LABEL (default: its arm)")

@@ -119,7 +119,7 @@ def commit() -> str | None:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--params", required=True, help="the params file for every stage (see tradeoff.profile)")
     p.add_argument("--stages", nargs="+", choices=STAGES, default=STAGES, help="stages to run, in this order")
     p.add_argument("--timeout", type=float, default=None, help="stop a stage after this many seconds")

@@ -28,7 +28,7 @@ def run(script: str, *args: str, out: Path) -> dict | None:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--shared", type=Path, required=True, help="folder with spider_data.zip and mmlu/")
     p.add_argument("--mmlu-limit", type=int, default=2, help="questions per subject for the CPU MMLU run")
     p.add_argument("--full", action="store_true", help="MMLU on the full test split (for a GPU)")

@@ -100,7 +100,7 @@ def run(name: str, rows: list[dict], tokenizer, config, attn: str, warmup: int, 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--spider", help="spider_data.zip or folder (default: the project's sample)")
     p.add_argument("--tokenizer", required=True, help="a checkpoint folder whose tokenizer builds the prompts")
     p.add_argument("--steps", type=int, default=30, help="timed optimizer steps per configuration")

@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="sample", help="sample | hf:cais/mmlu | folder of MMLU CSVs (default: sample)")
     p.add_argument("--shots", type=int, default=5, help="few-shot examples from the dev split, 0-5 (default: 5)")
     p.add_argument("--limit", type=cli.positive_int, help="first N test questions of each subject")
-    p.add_argument("--categories", nargs="+", choices=CATEGORIES, help="categories to score (default: all four)")
+    p.add_argument("--categories", nargs="+", choices=CATEGORIES, default=["STEM", "humanities", "social sciences"],
+                   help="categories to score (default: STEM, humanities, social sciences, as the pipeline's "
+                        "eval_mmlu.categories; add `other` for all 57 subjects)")
     p.add_argument("--category-map", choices=["original", "lm_eval"], default="original")
     p.add_argument("--batch-size", type=cli.positive_int, default=16)
     p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
