@@ -145,7 +145,7 @@ def test_a_stage_before_the_stage_it_needs_and_a_truncated_predictions_file(repo
         (preds / f"{name}.jsonl").write_text('{"index": 0}\n')
     (preds / "mmlu_exp1.jsonl").write_text('{"index": 0}\n{"subject": "astro')  # cut mid-record
     proc = run_stage(repo, workdir, "report.py", "--predictions", "predictions", "--reports", "reports",
-                     "--metrics", "metrics/report.json")
+                     "--metrics", "metrics/arms.json", "--summary", "metrics/report.json")
     assert_refused(proc, "mmlu_exp1.jsonl: line 2 is not a JSON record")
     assert not (workdir / "reports").exists() and not (workdir / "metrics").exists()
 

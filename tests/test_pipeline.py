@@ -22,6 +22,10 @@ TINY = {
 }
 
 
+# README, "Varying and comparing": `dvc exp show` of a sweep over lr in 120 columns
+EXP_SHOW_RECIPE = ["--only-changed", "--drop", "Created|adapters/|predictions/|curves/|data/"]
+
+
 def sh(cmd, cwd, env):
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -82,8 +86,10 @@ def test_repro_then_nothing_then_an_experiment(project):
         assert json.loads((dest / f"reports/plots/{chart}.json").read_text())
     assert json.loads((dest / "reports/plots/curve_exp1.json").read_text()) == []  # curve.checkpoints: 0
     assert "| exp1 |" in (dest / "reports/results.md").read_text()
+    # the declared metrics are each arm's EX, MMLU and deltas: one screen, not thousands of columns
     shown = sh(["dvc", "metrics", "show"], dest, env)
-    assert "metrics/sql_exp1.json" in shown and "metrics/mmlu_base.json" in shown
+    assert "metrics/arms.json" in shown and "exp1.d_mmlu" in shown and "exp2.ex" in shown
+    assert "metrics/sql_exp1.json" not in shown and max(map(len, shown.splitlines())) <= 120
 
     again = sh(["dvc", "repro"], dest, env)
     assert "Running stage" not in again
@@ -115,6 +121,9 @@ def test_repro_then_nothing_then_an_experiment(project):
     temp = sh(["dvc", "exp", "run", "--temp", "-n", "in-temp", "-S", "lr=1e-4"], dest, env)
     assert "Running stage 'train_exp1'" in temp and "Running stage 'report'" in temp
     assert "0.0001" in sh(["dvc", "exp", "show", "--no-pager", "--csv"], dest, env)
+    # the README's recipe for a 120-column terminal: each experiment's arms, nothing cut to `…`
+    table = sh(["dvc", "exp", "show", "--no-pager", *EXP_SHOW_RECIPE], dest, {**env, "COLUMNS": "120"})
+    assert "exp1.d_mmlu" in table and "in-temp" in table and "…" not in table, table
 
 
 def test_learning_forgetting_curve_switch(project):

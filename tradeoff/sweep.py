@@ -6,9 +6,9 @@
     python -m tradeoff.sweep                     # -> reports/sweep.md, reports/sweep.json, reports/sweep.html
 
 Reads `dvc exp show --json` (the committed baseline, the workspace and the experiments based on
-the current commit; --all-commits for every baseline), takes each arm's deltas from its
-metrics/report.json, and keeps one point per distinct arm setting (the exp2 arm is the same in a
-sweep over `lr`, so it appears once).
+the current commit; --all-commits for every baseline), takes each arm's deltas from that
+revision's metrics/report.json (`git show REV:metrics/report.json`), and keeps one point per
+distinct arm setting (the exp2 arm is the same in a sweep over `lr`, so it appears once).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import sys
 from pathlib import Path
 
 from . import TradeoffError, atomic, cli
-from .report.sweep import chart, markdown, points
+from .report.sweep import chart, experiments, markdown, points
+
+REPORT = "metrics/report.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +45,8 @@ def _collect(args) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise TradeoffError(f"`{' '.join(cmd)}` failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-    rows = points(json.loads(done.stdout))
+    show = json.loads(done.stdout)
+    rows = points(show, {rev: _report(rev) for _, rev, _ in experiments(show)})
     if not rows:
         raise TradeoffError("no experiment has a metrics/report.json yet: run `dvc repro` or `dvc queue start`")
     out = Path(args.out_dir)
@@ -52,6 +55,15 @@ def _collect(args) -> None:
     chart(rows, out / "sweep.html", Path(".dvc/plots"), args.forgetting_axis)
     print(markdown(rows))
     logging.getLogger("sweep").info("wrote %s/sweep.md, sweep.json and sweep.html (%d points)", out, len(rows))
+
+
+def _report(rev: str) -> dict | None:
+    """A revision's metrics/report.json (the workspace's from disk), None where it has none."""
+    if rev == "workspace":
+        path = Path(REPORT)
+        return json.loads(path.read_text()) if path.is_file() else None
+    done = subprocess.run(["git", "show", f"{rev}:{REPORT}"], capture_output=True, text=True)
+    return json.loads(done.stdout) if done.returncode == 0 else None
 
 
 if __name__ == "__main__":

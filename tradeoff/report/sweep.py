@@ -1,6 +1,8 @@
-"""The sweep collector: every experiment's trade-off points from `dvc exp show --json`, one per
-distinct arm setting (the exp2 arm is the same in a sweep over `lr`, so it appears once), as a
-table and a chart. The command is `python -m tradeoff.sweep` (tradeoff/sweep.py)."""
+"""The sweep collector: every experiment's trade-off points, one per distinct arm setting (the exp2
+arm is the same in a sweep over `lr`, so it appears once), as a table and a chart. Experiments and
+their params come from `dvc exp show --json`; each one's numbers from its metrics/report.json (an
+output committed with the experiment, read by revision). The command is `python -m tradeoff.sweep`
+(tradeoff/sweep.py)."""
 
 from __future__ import annotations
 
@@ -13,28 +15,29 @@ log = logging.getLogger(__name__)
 LORA_KEYS = ("r", "alpha", "dropout")
 
 
-def experiments(show: list[dict]) -> list[tuple[str, dict]]:
-    """(name, data) of every revision in `dvc exp show --json` output that has data."""
+def experiments(show: list[dict]) -> list[tuple[str, str, dict]]:
+    """(name, revision, data) of every revision in `dvc exp show --json` output that has data."""
     out = []
     for baseline in show:
         if baseline.get("data"):
             rev = baseline["rev"]
-            out.append((baseline.get("name") or (rev if rev == "workspace" else rev[:7]), baseline["data"]))
+            out.append((baseline.get("name") or (rev if rev == "workspace" else rev[:7]), rev, baseline["data"]))
         for exp in baseline.get("experiments") or []:
             for rev in exp.get("revs") or []:
                 if rev.get("data"):
-                    out.append((rev.get("name") or rev["rev"][:7], rev["data"]))
+                    out.append((rev.get("name") or rev["rev"][:7], rev["rev"], rev["data"]))
     # the workspace last: where it equals a commit, the commit's name is the one kept
     return sorted(out, key=lambda item: item[0] == "workspace")
 
 
-def points(show: list[dict]) -> list[dict]:
+def points(show: list[dict], reports: dict[str, dict | None]) -> list[dict]:
     """One row per distinct arm setting: experiment, arm, lr, LoRA settings, ΔEX and ΔMMLU with
-    their 95% intervals and McNemar p-values (points, i.e. percent)."""
+    their 95% intervals and McNemar p-values (points, i.e. percent). `reports` maps each revision
+    of `show` (or "workspace") to its metrics/report.json, None where it has none."""
     rows, seen = [], set()
-    for name, data in experiments(show):
+    for name, rev, data in experiments(show):
         params = data.get("params", {}).get("params.yaml", {}).get("data", {})
-        report = data.get("metrics", {}).get("metrics/report.json", {}).get("data")
+        report = reports.get(rev)
         if not report or "exp1" not in report or "d_ex" not in report["exp1"]:
             log.warning("%s: no metrics/report.json of this version (not reproduced yet?); left out", name)
             continue

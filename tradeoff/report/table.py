@@ -246,8 +246,8 @@ def plain_table(result: dict) -> str:
 
 
 def summary(result: dict, lrs: dict[str, float]) -> dict:
-    """A flat view for `dvc metrics show` / `dvc exp show`: per model EX and MMLU, per arm each
-    delta with its interval and p-value (in points, i.e. percent)."""
+    """Every headline number, per model: EX and MMLU, and per arm each delta with its interval and
+    p-value and the finer forgetting measures (in points, i.e. percent); metrics/report.json."""
     out = {}
     for m, row in result["models"].items():
         entry = {"ex": as_percent(row["EX"]["score"]), "mmlu": as_percent(row["overall"]["score"])}
@@ -266,6 +266,20 @@ def summary(result: dict, lrs: dict[str, float]) -> dict:
                 entry["answers_changed"] = as_percent(fg["answers_changed"])
                 entry["kl"] = round(fg["kl"], 5)
         out[m] = entry
+    return out
+
+
+def headline(summary_: dict) -> dict:
+    """The few numbers DVC's tables show (`dvc metrics show`, `dvc exp show`), one screen wide: per
+    arm its EX and MMLU and their deltas against base, in points (base = value - delta). Every
+    interval, p-value and finer measure stays in the summary (metrics/report.json) and the reports."""
+    out = {}
+    for m, entry in summary_.items():
+        if m == "base":
+            continue
+        out[m] = {k: entry[k] for k in ("ex", "mmlu", "d_ex", "d_mmlu")}
+        if entry.get("degenerate"):
+            out[m]["degenerate"] = True
     return out
 
 
