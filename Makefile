@@ -25,8 +25,11 @@ $(STAMP): requirements.txt requirements-model.txt pyproject.toml .dvc/plots/pack
 	else echo "npm not found: dvc plots show will load Vega from its CDN"; fi
 	touch $(STAMP)
 
-$(DEV): $(STAMP) requirements-dev.txt
+$(DEV): $(STAMP) requirements-dev.txt requirements-deepeval.txt
 	$(BIN)/python -m pip install -q --require-hashes -r requirements-dev.txt
+	# the optional DeepEval metric's own environment (deepeval cannot share this one), for its test
+	test -x .venv-deepeval/bin/python || $(PYTHON) -m venv .venv-deepeval
+	.venv-deepeval/bin/python -m pip install -q --require-hashes -r requirements-deepeval.txt
 	touch $(DEV)
 
 repro: setup
@@ -36,4 +39,4 @@ test: setup-dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) models checkpoints
+	rm -rf $(VENV) .venv-deepeval models checkpoints
