@@ -23,7 +23,7 @@ TINY = {
 
 
 # README, "Varying and comparing": `dvc exp show` of a sweep over lr in 120 columns
-EXP_SHOW_RECIPE = ["--only-changed", "--drop", "Created|adapters/|predictions/|curves/|data/"]
+EXP_SHOW_RECIPE = ["--only-changed", "--drop", "Created|adapters/|predictions/|curves/|data/", "--keep", r"^exp1\."]
 
 
 def sh(cmd, cwd, env):
@@ -124,6 +124,7 @@ def test_repro_then_nothing_then_an_experiment(project):
     # the README's recipe for a 120-column terminal: each experiment's arms, nothing cut to `…`
     table = sh(["dvc", "exp", "show", "--no-pager", *EXP_SHOW_RECIPE], dest, {**env, "COLUMNS": "120"})
     assert "exp1.d_mmlu" in table and "in-temp" in table and "…" not in table, table
+    assert max(map(len, table.splitlines())) <= 120, table
 
 
 def test_learning_forgetting_curve_switch(project):
