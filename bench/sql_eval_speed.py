@@ -4,7 +4,7 @@ read-only connections, each distinct query run once) beside a single-process seq
 workloads: gold as its own prediction, and gold plus a trailing space (different text, so no
 query is shared between gold and prediction).
 
-    python bench/sql_eval_speed.py [--spider ../shared/data/spider_data.zip] [--repeat 3]
+    python bench/sql_eval_speed.py --spider /data/spider_data.zip [--repeat 3]   # your Spider download
 """
 
 import argparse
@@ -46,7 +46,7 @@ def sequential(examples, preds, db_dir, timeout_s=30.0):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--spider", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/spider_data.zip")
+    ap.add_argument("--spider", type=Path, required=True, help="your spider_data.zip (or unpacked Spider folder)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", help="also write the figures to this JSON file")
     args = ap.parse_args()
