@@ -10,6 +10,8 @@ import yaml
 from . import TradeoffError, read_text
 
 CATEGORIES = ("STEM", "humanities", "social sciences", "other")
+ENGINES = ("cached", "plain")  # eval_sql.engine: tradeoff/spider/generate.py
+FORGETTING_AXES = ("mmlu", "gold_prob", "answers_changed", "kl")  # report.forgetting_axis: report/charts.py
 
 
 def _positive(x):
@@ -75,7 +77,7 @@ SCHEMA: dict = {
         "limit": ((int, type(None)), lambda x: x is None or x > 0, "null or an integer > 0"),
         "batch_size": ((int,), _positive, "an integer > 0"),
         "max_new_tokens": ((int,), _positive, "an integer > 0"),
-        "engine": ((str,), ("cached", "plain"), None),
+        "engine": ((str,), ENGINES, None),
         "timeout_s": ((int, float), lambda x: _positive(x) and x <= 3600, "seconds in (0, 3600]"),
         "keep_distinct": ((bool,), None, "true or false"),
         "workers": ((int, type(None)), lambda x: x is None or 0 < x <= 1024,
@@ -92,7 +94,7 @@ SCHEMA: dict = {
         "category_map": ((str,), ("original", "lm_eval"), None),
     },
     "report": {
-        "forgetting_axis": ((str,), ("mmlu", "gold_prob", "answers_changed", "kl"), None),
+        "forgetting_axis": ((str,), FORGETTING_AXES, None),
     },
     "curve": {
         "checkpoints": ((int,), _non_negative, "0 (off) or the number of checkpoints to score per arm"),

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from . import TradeoffError, atomic, cli
+from .config import FORGETTING_AXES
 from .report.sweep import chart, experiments, markdown, points
 
 REPORT = "metrics/report.json"
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--all-commits", action="store_true", help="experiments of every baseline commit, not only HEAD's")
     p.add_argument("--out-dir", default="reports", help="where sweep.md, sweep.json and sweep.html go")
-    p.add_argument("--forgetting-axis", choices=["mmlu", "gold_prob", "answers_changed", "kl"], default="mmlu",
+    p.add_argument("--forgetting-axis", choices=FORGETTING_AXES, default="mmlu",
                    help="the chart's x: Δ MMLU accuracy (default), Δ gold-letter probability (no interval in "
                         "the metrics), the share of answers changed, or the KL divergence")
     args = p.parse_args(argv)

@@ -4,7 +4,7 @@ forgetting measure that `report.forgetting_axis` in params.yaml picks (fields `f
 
 from __future__ import annotations
 
-from ..config import CATEGORIES
+from ..config import CATEGORIES, FORGETTING_AXES
 from ..spider.hardness import LEVELS as HARDNESS
 from .table import as_percent
 
@@ -29,18 +29,19 @@ def mmlu_by_category(result: dict) -> list[dict]:
 
 
 # report.forgetting_axis -> (the row's field, what the plane's x then shows)
-FORGETTING_AXES = {
+AXIS_FIELDS = {
     "mmlu": ("d_mmlu", "Δ MMLU accuracy vs base (points; left = forgetting)"),
     "gold_prob": ("d_gold_prob", "Δ MMLU gold-letter probability vs base (points; left = forgetting)"),
     "answers_changed": ("answers_changed", "MMLU answers changed vs base (% of questions; right = more moved)"),
     "kl": ("kl", "KL(base‖arm) of the MMLU letter distributions (nats; right = more moved)"),
 }
+assert tuple(AXIS_FIELDS) == FORGETTING_AXES, "every forgetting axis params allows has a field here"
 
 
 def with_forgetting_axis(row: dict, axis: str) -> dict:
     """`row` with the fields the plane draws on x: forgetting, forgetting_lo/hi (the value itself
     where the measure has no interval) and forgetting_measure (what they are)."""
-    key, what = FORGETTING_AXES[axis]
+    key, what = AXIS_FIELDS[axis]
     value = row.get(key)
     return {**row, "forgetting": value, "forgetting_lo": row.get(f"{key}_lo", value),
             "forgetting_hi": row.get(f"{key}_hi", value), "forgetting_measure": what}

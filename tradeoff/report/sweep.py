@@ -71,12 +71,12 @@ def chart(rows: list[dict], out: Path, template_dir: Path, axis: str = "mmlu") -
     renderer and template."""
     from dvc_render import VegaRenderer, render_html
 
-    from .charts import FORGETTING_AXES, with_forgetting_axis
+    from .charts import AXIS_FIELDS, with_forgetting_axis
 
     data = [with_forgetting_axis({**x, "rev": f"LoRA r {x['lora_r']}", "label": f"lr {x['lr']:g} ({x['experiment']})"},
                                  axis) for x in rows]
     renderer = VegaRenderer(data, "sweep", template="tradeoff_plane", template_dir=str(template_dir),
-                            title=f"Sweep: learning (ΔEX) vs {FORGETTING_AXES[axis][1]}, one point per arm setting",
+                            title=f"Sweep: learning (ΔEX) vs {AXIS_FIELDS[axis][1]}, one point per arm setting",
                             x="forgetting", y="d_ex")
     tmp = out.with_name(out.name + ".tmp.html")
     render_html([renderer], tmp, html_template=template_dir / "page.html")  # UTF-8, for the minus signs

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-ENGINES = ("cached", "plain")
+from ..config import ENGINES
 
 
 def stop_token_ids(tokenizer) -> list[int]:
