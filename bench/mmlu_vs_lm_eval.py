@@ -51,7 +51,7 @@ def main():
         torch.cuda.empty_cache()
 
     start = time.perf_counter()
-    ref = lm_eval_reference.evaluate(identity["path"], args.data, sorted(questions), args.shots, args.limit,
+    ref = lm_eval_reference.evaluate(str(obtain.model_path(identity)), args.data, sorted(questions), args.shots, args.limit,
                                      args.batch_size, args.dtype, device)
     ref_s = time.perf_counter() - start
 

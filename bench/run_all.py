@@ -63,7 +63,7 @@ def main():
     if gpu:
         from tradeoff.model import obtain
 
-        tok = args.tokenizer or obtain.resolve("bundled")["path"]
+        tok = args.tokenizer or str(obtain.model_path(obtain.resolve("bundled")))
         tr = run("train_speed.py", "--spider", str(args.shared / "spider_data.zip"), "--tokenizer", tok,
                  out=args.out_dir / "train.json")
         base = next((r for r in (tr or {}).get("results", []) if r["config"] == "trl-default" and "error" not in r), None)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TRADEOFF_MODELS_DIR", str(REPO / "models"))
 sys.path.insert(0, str(REPO / "bench"))  # lm_eval_reference: the MMLU oracle, a development-only module
 SHARED = Path(os.environ.get("TRADEOFF_SHARED", REPO.parent / "shared")) / "data"
 
@@ -50,14 +51,15 @@ def sample_spider(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def bundled() -> dict:
-    """The bundled model, converted once into the repo's models/ cache (shared with `make repro`)."""
+    """The bundled model, converted once into the repo's models/ (the tests' models cache; every
+    stage process a test starts inherits $TRADEOFF_MODELS_DIR)."""
     from tradeoff.model import obtain
 
     try:
         obtain.bundled_gguf_path()
     except Exception as e:  # noqa: BLE001
         pytest.fail(f"the bundled model package must be installed by `make test`: {e}")
-    return obtain.resolve("bundled", REPO / "models")
+    return obtain.resolve("bundled")
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ import math
 
 import pytest
 
+from tradeoff.model import obtain
+
 from test_stage_errors import assert_refused, run_stage
 
 
@@ -60,7 +62,7 @@ def test_an_adapter_with_a_nan_weight_is_refused_by_both_evaluations(repo, bundl
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(bundled["path"], dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(obtain.model_path(bundled), dtype=torch.float32)
     peft = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     with torch.no_grad():
         next(p for n, p in peft.named_parameters() if "lora_B" in n)[1, 2] = float("nan")

@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+
+from tradeoff.model import obtain
 import yaml
 
 from test_stage_errors import assert_refused, run_stage, snapshot
@@ -208,7 +210,7 @@ def test_an_adapter_of_another_base_model_or_a_truncated_one(repo, bundled, prep
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(bundled["path"], dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(obtain.model_path(bundled), dtype=torch.float32)
     peft = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM"))
     good = prepared / "adapters" / "exp1"
     peft.save_pretrained(good)
@@ -245,7 +247,7 @@ def test_lora_targets_the_model_lacks_are_refused_with_the_ones_it_has(bundled):
     from tradeoff import TradeoffError
     from tradeoff.training import check_target_modules
 
-    model = AutoModelForCausalLM.from_pretrained(bundled["path"], dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(obtain.model_path(bundled), dtype=torch.float32)
     check_target_modules(model, ["q_proj", "v_proj"])
     check_target_modules(model, "all-linear")
     with pytest.raises(TradeoffError, match=r"lora.target_modules \['query_key_value'\] are not modules .*'q_proj'"):

@@ -43,13 +43,14 @@ def test_a_wrong_sha256_is_refused_and_nothing_is_left(tmp_path):
     assert sorted(p.name for p in (tmp_path / "downloads").iterdir()) == ["wheels"]
 
 
-def test_a_corrupted_qwen_file_is_refused_on_use(tmp_path):
+def test_a_corrupted_qwen_file_is_refused_on_use(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRADEOFF_MODELS_DIR", str(tmp_path))
     spec = obtain.BUNDLED["bundled-qwen"]
     target = tmp_path / "downloads" / spec["file"]
     target.parent.mkdir(parents=True)
     target.write_bytes(b"GGUF" + b"\0" * 1000)  # right name, wrong content
     with pytest.raises(TradeoffError, match="is not the published 1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32") as e:
-        obtain.resolve("bundled-qwen", tmp_path)
+        obtain.resolve("bundled-qwen")
     assert str(target) in str(e.value) and "refusing" in str(e.value)
     assert not list(tmp_path.glob("qwen*"))  # nothing converted
 
@@ -75,11 +76,11 @@ def test_conversion_takes_special_tokens_from_the_gguf_metadata(bundled):
 
     ids = obtain.gguf_special_token_ids(obtain.bundled_gguf_path())
     assert ids == {"bos": 1, "eos": 2, "pad": 2, "unk": 0}
-    converted = AutoTokenizer.from_pretrained(bundled["path"])
+    converted = AutoTokenizer.from_pretrained(obtain.model_path(bundled))
     assert (converted.eos_token, converted.pad_token) == ("<|im_end|>", "<|im_end|>")
     assert bundled["conversion"] == obtain.CONVERSION
 
-    tok = AutoTokenizer.from_pretrained(bundled["path"])
+    tok = AutoTokenizer.from_pretrained(obtain.model_path(bundled))
     tok.eos_token, tok.pad_token = "<|im_start|>", None  # what transformers 5.17 produces
     model = SimpleNamespace(config=SimpleNamespace(eos_token_id=1), generation_config=SimpleNamespace(eos_token_id=1))
     obtain.pin_special_tokens(tok, model, ids)
@@ -88,15 +89,16 @@ def test_conversion_takes_special_tokens_from_the_gguf_metadata(bundled):
 
 
 def test_a_folder_converted_by_an_older_recipe_is_converted_again(bundled, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRADEOFF_MODELS_DIR", str(tmp_path))
     calls = []
     monkeypatch.setattr(obtain, "convert_gguf", lambda gguf, out, digest: calls.append(out))
     out = tmp_path / f"{obtain.BUNDLED['bundled']['dir']}-{bundled['sha256'][:12]}"
     out.mkdir()
     (out / "source.json").write_text(json.dumps({"gguf_sha256": bundled["sha256"]}))  # no "conversion": recipe 1
-    obtain.resolve("bundled", tmp_path)
+    obtain.resolve("bundled")
     assert calls == [out]
     (out / "source.json").write_text(json.dumps({"gguf_sha256": bundled["sha256"], "conversion": obtain.CONVERSION}))
-    obtain.resolve("bundled", tmp_path)
+    obtain.resolve("bundled")
     assert calls == [out]
 
 
@@ -110,9 +112,12 @@ def test_the_models_cache_is_outside_the_repo_and_absolute(monkeypatch, tmp_path
     assert obtain.default_models_dir() == tmp_path / "rel" / "models"
 
 
-def test_a_bundled_identity_names_an_absolute_folder(bundled, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    out = tmp_path / "m" / f"{obtain.BUNDLED['bundled']['dir']}-{bundled['sha256'][:12]}"
+def test_model_json_is_the_same_on_every_machine_and_loads_from_the_cache(bundled, tmp_path, monkeypatch):
+    """model.json names the conversion folder, not a path: its hash (and so dvc.lock) does not
+    depend on the user's home; loading finds the folder in the models cache of the machine."""
+    assert "path" not in bundled and bundled["dir"] == f"{obtain.BUNDLED['bundled']['dir']}-{bundled['sha256'][:12]}"
+    assert obtain.model_path(bundled) == obtain.default_models_dir() / bundled["dir"]
     monkeypatch.setattr(obtain, "convert_gguf", lambda gguf, out, digest: None)
-    identity = obtain.resolve("bundled", "m")
-    assert identity["path"] == str(out) and os.path.isabs(identity["path"])
+    monkeypatch.setenv("TRADEOFF_MODELS_DIR", str(tmp_path / "elsewhere"))
+    assert obtain.resolve("bundled") == bundled
+    assert obtain.model_path(bundled) == tmp_path / "elsewhere" / bundled["dir"]

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from tradeoff.model import obtain
+
 
 def test_gguf_conversion_keeps_the_weights(bundled):
     import torch
@@ -18,7 +20,7 @@ def test_gguf_conversion_keeps_the_weights(bundled):
     ids = torch.tensor([[1, 504, 3458, 314, 253, 1142, 30]])
     with torch.inference_mode():
         assert torch.equal(ours(ids).logits, theirs(ids).logits)
-    source = json.loads((__import__("pathlib").Path(bundled["path"]) / "source.json").read_text())
+    source = json.loads((obtain.model_path(bundled) / "source.json").read_text())
     assert source["gguf_sha256"] == bundled["sha256"]
 
 
@@ -70,7 +72,7 @@ def test_packed_examples_do_not_see_each_other(bundled, tokenizer, attn):
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(bundled["path"], dtype=torch.float32, attn_implementation=attn).eval()
+    model = AutoModelForCausalLM.from_pretrained(obtain.model_path(bundled), dtype=torch.float32, attn_implementation=attn).eval()
 
     a = tokenizer("SELECT name FROM singer WHERE age > 30", return_tensors="pt")["input_ids"][0]
     b = tokenizer("How many heads of the departments are older than 56?", return_tensors="pt")["input_ids"][0]

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
+from pathlib import Path
 
 from . import TradeoffError, atomic, cli
 from .config import CATEGORIES
@@ -58,7 +60,9 @@ def _score(args) -> None:
     questions, shots = data.load_source(args.data, setting="--data")
     questions = data.select(questions, categories, args.categories, args.limit)
     score.check_shots(questions, shots, args.shots)  # before the model is loaded
-    identity = obtain.resolve(args.model, args.models_dir, setting="--model")
+    if args.models_dir:  # the models cache is one setting for the whole process, as for the stages
+        os.environ["TRADEOFF_MODELS_DIR"] = str(Path(args.models_dir).resolve())
+    identity = obtain.resolve(args.model, setting="--model")
     model, tokenizer = load.load_for_eval(identity, args.dtype, args.adapter)
     records, summary = score.score_model(model, tokenizer, questions, shots, args.shots, categories,
                                          args.batch_size, args.chat_template)

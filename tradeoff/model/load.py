@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from .. import TradeoffError, read_text
+from .obtain import model_path
 
 log = logging.getLogger(__name__)
 
@@ -15,12 +16,12 @@ log = logging.getLogger(__name__)
 def model_source(identity: dict) -> tuple[str, dict]:
     """What to pass to from_pretrained: the path or repo, and the pinned revision. A bundled model
     converted by `prepare` must still be there: loading never converts."""
-    if identity["kind"] == "bundled" and not Path(identity["path"]).is_dir():
-        raise TradeoffError(f"{identity['path']}: the converted base model is missing (models cache cleaned?); "
+    if identity["kind"] == "bundled" and not model_path(identity).is_dir():
+        raise TradeoffError(f"{model_path(identity)}: the converted base model is missing (models cache cleaned?); "
                             "run the prepare stage again (`dvc repro --force prepare`) to convert it")
     if identity["kind"] == "hub" and identity["path"] == identity["name"]:
         return identity["name"], {"revision": identity["revision"]}
-    return identity["path"], {}
+    return str(model_path(identity)), {}
 
 
 def pick_dtype(setting: str):

@@ -73,11 +73,20 @@ def default_models_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser().resolve() / "tradeoff" / "models"
 
 
-def bundled_gguf_path(name: str = "bundled", models_dir: str | Path | None = None) -> Path:
+def model_path(identity: dict) -> Path | str:
+    """Where to load the model an identity names: a bundled model's conversion folder in the models
+    cache (model.json names only the folder, so it is the same file on every machine), otherwise
+    the checkpoint folder or hub id it records."""
+    if identity["kind"] == "bundled":
+        return default_models_dir() / identity["dir"]
+    return identity["path"]
+
+
+def bundled_gguf_path(name: str = "bundled") -> Path:
     """The GGUF file of a bundled model: inside an installed package, or assembled from parts."""
     spec = BUNDLED[name]
     if "parts" in spec:
-        return _assembled_gguf(spec, Path(models_dir or default_models_dir()) / "downloads")
+        return _assembled_gguf(spec, default_models_dir() / "downloads")
     # find_spec on a top-level name locates the package without executing its code
     found = importlib.util.find_spec(spec["package"])
     if found is None or not found.submodule_search_locations:
@@ -194,17 +203,17 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
         atomic.write_json(tmp / "source.json", {"gguf": gguf.name, "gguf_sha256": digest, "conversion": CONVERSION})
 
 
-def _bundled_identity(name: str, models_dir: Path) -> dict:
+def _bundled_identity(name: str) -> dict:
     spec = BUNDLED[name]
-    gguf = bundled_gguf_path(name, models_dir)
+    gguf = bundled_gguf_path(name)
     digest = spec.get("sha256") or sha256_file(gguf)  # assembled parts were just checked against it
-    out = models_dir / f"{spec['dir']}-{digest[:12]}"
+    out = default_models_dir() / f"{spec['dir']}-{digest[:12]}"
     source = out / "source.json"
     made = json.loads(source.read_text()) if source.is_file() else {}
     if made.get("gguf_sha256") != digest or made.get("conversion") != CONVERSION:
         convert_gguf(gguf, out, digest)  # the file was hashed once, above
     return {"kind": "bundled", "name": name, "model": spec["model"], "source": f"{spec['distribution']} {spec['file']}",
-            "license": spec["license"], "sha256": digest, "conversion": CONVERSION, "path": str(out)}
+            "license": spec["license"], "sha256": digest, "conversion": CONVERSION, "dir": out.name}
 
 
 def _local_identity(path: Path) -> dict:
@@ -235,12 +244,12 @@ def _hub_identity(repo_id: str, setting: str) -> dict:
                             f"and give that local folder instead, or `bundled`") from None
 
 
-def resolve(name: str, models_dir: str | Path | None = None, setting: str = "params.yaml: model.name") -> dict:
-    """The identity of the base model `name` (see module doc), converting a bundled one if needed
-    (into `models_dir`, default `default_models_dir()`). `setting` says where the name was given,
-    for the error messages."""
+def resolve(name: str, setting: str = "params.yaml: model.name") -> dict:
+    """The identity of the base model `name` (see module doc), converting a bundled one into the
+    models cache if needed; `model_path` says where it loads from. `setting` says where the name
+    was given, for the error messages."""
     if name in BUNDLED:
-        return _bundled_identity(name, Path(models_dir or default_models_dir()).expanduser().resolve())
+        return _bundled_identity(name)
     path = Path(name).expanduser()
     if path.exists() or name.startswith((".", "/", "~")):
         if not path.is_dir():
