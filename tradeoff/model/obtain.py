@@ -78,6 +78,9 @@ def model_path(identity: dict) -> Path | str:
     cache (model.json names only the folder, so it is the same file on every machine), otherwise
     the checkpoint folder or hub id it records."""
     if identity["kind"] == "bundled":
+        if "dir" not in identity:
+            raise TradeoffError("data/prepared/model.json: written by an older version (no `dir`); "
+                                "run the prepare stage again (`dvc repro prepare`)")
         return default_models_dir() / identity["dir"]
     return identity["path"]
 
