@@ -134,7 +134,7 @@ def test_scores_match_lm_eval_question_by_question(bundled, model, tokenizer, tm
     subjects = sorted(questions)[:3]
     questions = mmlu_data.select({s: questions[s] for s in subjects}, mmlu_question.CATEGORY_MAP, None, limit=4)
     ours = mmlu_score.score_questions(model, tokenizer, questions, shots, 5, batch_size=4)
-    ref = lm_eval_reference.evaluate(obtain.model_path(bundled), tmp_path, subjects, 5, limit=4, batch_size=4)
+    ref = lm_eval_reference.evaluate(str(obtain.model_path(bundled)), tmp_path, subjects, 5, limit=4, batch_size=4)
     assert [(r["subject"], r["index"], r["gold"], r["pred"]) for r in ours] == \
         [(r["subject"], r["index"], r["gold"], r["pred"]) for r in ref]
     for a, b in zip(ours, ref):
