@@ -112,3 +112,42 @@ def test_a_merged_adapter_gives_the_unmerged_logits_and_leaves_the_model_as_it_w
     base = fresh_model(bundled, lora=False)
     with torch.inference_mode():
         assert (base(ids).logits[0, -1] - before).abs().max() > 1e-2  # the adapter does change the logits
+
+
+def test_grouped_attention_equals_transformers_sdpa():
+    """The cached engine's attention (query heads that share a key/value head read it as stored)
+    gives transformers' SDPA result (keys and values copied per query head), with a padding mask,
+    in prefill (several queries) and decoding (one)."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from tradeoff.model.decode import grouped_sdpa
+
+    torch.manual_seed(0)
+
+    class Module:  # what the attention functions read from an attention layer
+        num_key_value_groups, is_causal, training = 3, True, False
+
+    batch, kv_heads, slots, dim = 2, 2, 12, 8
+    key, value = torch.randn(batch, kv_heads, slots, dim), torch.randn(batch, kv_heads, slots, dim)
+    for q in (4, 1):
+        query = torch.randn(batch, kv_heads * 3, q, dim)
+        mask = torch.rand(batch, 1, q, slots) > 0.4
+        mask[..., -1] = True  # every query sees something
+        ours, _ = grouped_sdpa(Module(), query, key, value, mask, scaling=dim ** -0.5)
+        theirs, _ = sdpa_attention_forward(Module(), query, key, value, mask, scaling=dim ** -0.5)
+        assert ours.shape == theirs.shape == (batch, q, kv_heads * 3, dim)
+        assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_graph_replayed_decoding_gives_the_eager_replies(bundled, tokenizer, prompts):
+    """On a GPU each decode step is a replayed CUDA graph: the replies equal those of the same
+    engine stepping eagerly (float32, so the two compute the same kernels' results)."""
+    from tradeoff.model.load import load_model
+    from tradeoff.spider import generate as gen
+
+    texts, groups = prompts
+    model = load_model(bundled, "float32", device="cuda")
+    graphed, _ = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=True)
+    eager, _ = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=False)
+    assert graphed == eager

@@ -5,10 +5,10 @@ its slowest reply ends (EOS or max_new_tokens). The reference.
 
 `cached` (the default): the prompts of one database share their system message and schema, most
 of each prompt, so that prefix runs once per database and its key/value cache is reused by every
-question on it (right-aligned in the batch, with explicit position ids: each question sees the
-tokens it would see alone). A greedy loop then decodes the batch and drops each row as soon as
-its SQL is final (`prompt.sql_is_final`: no further text could change what `extract_sql` reads),
-so no reply is scored differently, only shorter where its tail could not count.
+question on it. Each batch is decoded greedily in one static cache (`model/decode.py`: on a GPU
+each step is a replayed CUDA graph), and each row ends as soon as its SQL is final
+(`prompt.sql_is_final`: no further text could change what `extract_sql` reads), so no reply is
+scored differently, only shorter where its tail could not count.
 """
 
 from __future__ import annotations
@@ -73,14 +73,18 @@ def trigger_token_ids(tokenizer) -> set[int]:
     return {i for i, text in enumerate(pieces) if any(c in text for c in ";`\n")}
 
 
-def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch_size: int, max_new_tokens: int):
+def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch_size: int, max_new_tokens: int,
+                    graphs: bool | None = None):
+    """`graphs`: replay each decode step as a CUDA graph (default: on a GPU)."""
     import torch
     from tqdm.auto import tqdm
 
     from ..model import kv_cache
+    from ..model.decode import StaticBatch
     from .prompt import sql_is_final
 
     device = next(model.parameters()).device
+    graphs = device.type == "cuda" if graphs is None else graphs
     enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
     members: dict[str, list[int]] = {}
     for i, g in enumerate(groups):
@@ -91,7 +95,6 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
     stops = set(stop_token_ids(tokenizer))
     triggers = trigger_token_ids(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    cache_kw = kv_cache.cache_kwarg(model)
     order = sorted(range(len(texts)), key=lambda i: (prefix_len[groups[i]], groups[i], len(enc[i])))
     replies: list[str] = [""] * len(texts)
     seconds: list[float] = [0.0] * len(texts)
@@ -109,52 +112,35 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             t0 = time.monotonic()
-            p_lens = [prefix_len[groups[i]] for i in idx]
-            p_width = max(p_lens)
-            suffixes = [enc[i][prefix_len[groups[i]]:] for i in idx]
-            s_width = max(len(s) for s in suffixes)
-            ids = torch.full((len(idx), s_width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), p_width + s_width), dtype=torch.long)
-            pos = torch.ones((len(idx), s_width), dtype=torch.long)
-            for row, (p, s) in enumerate(zip(p_lens, suffixes)):
-                mask[row, p_width - p:p_width] = 1
-                ids[row, s_width - len(s):] = torch.tensor(s)
-                mask[row, p_width + s_width - len(s):] = 1
-                pos[row, s_width - len(s):] = torch.arange(p, p + len(s))
-            kwargs = {}
-            if p_width:
-                kwargs[cache_kw] = kv_cache.stack_right_aligned([prefix_cache(groups[i]) for i in idx], p_width)
-            mask, pos = mask.to(device), pos.to(device)
-            out = model(input_ids=ids.to(device), attention_mask=mask, position_ids=pos, use_cache=True,
-                        logits_to_keep=1, **kwargs)
-            rows = list(range(len(idx)))  # batch row -> position in idx, for the rows still decoding
+            batch = StaticBatch(model, [prefix_cache(groups[i]) for i in idx],
+                                [enc[i][prefix_len[groups[i]]:] for i in idx], max_new_tokens, pad, graphs)
+            rows = list(range(len(idx)))  # batch row -> position in idx, for the rows in the batch
+            alive = [True] * len(idx)      # a row stays in the batch until compacted away
             tokens: list[list[int]] = [[] for _ in idx]
-            last_pos = pos[:, -1]
+            nxt = batch.next_tokens
             for step in range(max_new_tokens):
-                nxt = out.logits[:, -1, :].argmax(dim=-1)
-                keep = []
                 for b, t in enumerate(nxt.tolist()):
                     r = rows[b]
+                    if not alive[r]:
+                        continue
                     done = t in stops
                     if not done:
                         tokens[r].append(t)
                         done = t in triggers and sql_is_final(tokenizer.decode(tokens[r], skip_special_tokens=True))
-                    if not done:
-                        keep.append(b)
-                bar.update(len(rows) - len(keep))  # the bar moves per question, as each reply ends
-                if not keep or step == max_new_tokens - 1:
-                    bar.update(len(keep))
+                    if done:
+                        alive[r] = False
+                        bar.update(1)  # the bar moves per question, as each reply ends
+                live = [b for b, r in enumerate(rows) if alive[r]]
+                if not live or step == max_new_tokens - 1:
                     break
-                cache = kv_cache.returned_cache(out)
-                if len(keep) < len(rows):
-                    sel = torch.tensor(keep, device=device)
-                    cache, nxt, mask, last_pos = (kv_cache.select_rows(cache, sel), nxt[sel], mask[sel],
-                                                  last_pos[sel])
-                    rows = [rows[b] for b in keep]
-                mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
-                last_pos = last_pos + 1
-                out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos[:, None],
-                            use_cache=True, **{cache_kw: cache})
+                # finished rows leave the batch: on a CPU at once; on a GPU once half have, since
+                # each new batch shape costs a graph capture
+                if len(live) < len(rows) and (not graphs or len(live) <= len(rows) // 2):
+                    batch.keep(live)
+                    rows = [rows[b] for b in live]
+                nxt = batch.step()
+            bar.update(sum(alive))
+            del batch
             dt = time.monotonic() - t0
             for r, i in enumerate(idx):
                 replies[i] = tokenizer.decode(tokens[r], skip_special_tokens=True)
