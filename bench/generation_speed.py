@@ -23,7 +23,7 @@ from tradeoff.config import load_params
 from tradeoff.model.load import load_prepared, merged_copy
 from tradeoff.spider import metric, prompt, task
 from tradeoff.spider.data import examples_with_database
-from tradeoff.spider.generate import generate
+from tradeoff.spider.generate import generate, generate_cached
 
 
 def sync():
@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--cached-batch", type=int, default=None, help="cached engine batch (default: eval_sql.batch_size)")
     ap.add_argument("--max-new-tokens", type=int, default=None, help="default: eval_sql.max_new_tokens")
     ap.add_argument("--limit", type=int, default=None, help="first N dev questions with a database")
+    ap.add_argument("--eager", action="store_true",
+                    help="on a GPU, also time the cached engine with each decode step run eagerly (no CUDA graph)")
     ap.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -90,6 +92,11 @@ def main():
     fast_model, merge_s = timed(lambda: merged_copy(model))
     generate(fast_model, tokenizer, texts[:8], cached_batch, 8, "cached", groups[:8])  # warm-up
     fast, fast_s = timed(lambda: generate(fast_model, tokenizer, texts, cached_batch, max_new, "cached", groups)[0])
+    eager = None
+    if args.eager and torch.cuda.is_available():
+        replies, eager_s = timed(lambda: generate_cached(fast_model, tokenizer, texts, groups, cached_batch, max_new,
+                                                         graphs=False)[0])
+        eager = {"seconds": eager_s, "replies_equal_to_graphs": sum(a == b for a, b in zip(replies, fast))}
 
     sql_plain = [prompt.extract_sql(r) for r in plain]
     sql_fast = [prompt.extract_sql(r) for r in fast]
@@ -111,6 +118,7 @@ def main():
         "cached": {"batch": cached_batch, "seconds": fast_s, "merge_seconds": merge_s,
                    "questions_per_s": len(texts) / fast_s, "reply_tokens_per_s": reply_tokens(tokenizer, fast) / fast_s,
                    "ex": v_fast["ex"], "n_correct": v_fast["n_correct"], "n_scored": v_fast["n_scored"]},
+        "cached_eager": eager,
         "ratio": plain_s / fast_s,
         "replies_shortened": sum(len(f) < len(p) for p, f in zip(plain, fast)),
         "sql_differs": len(differ),
@@ -123,6 +131,9 @@ def main():
         f = figures[name]
         print(f"  {name:7} batch {f['batch']:4}  {f['seconds']:8.2f} s  {f['questions_per_s']:7.1f} q/s  "
               f"{f['reply_tokens_per_s']:8.0f} reply tokens/s  EX {100 * f['ex']:.1f}% ({f['n_correct']}/{f['n_scored']})")
+    if eager:
+        print(f"  cached, decode steps run eagerly: {eager['seconds']:.2f} s ({eager['seconds'] / fast_s:.2f}x the "
+              f"graphs' time); {eager['replies_equal_to_graphs']} of {len(texts)} replies equal to the graphs'")
     print(f"  cached vs plain: {figures['ratio']:.2f}x; extracted SQL differs on {len(differ)} of {len(texts)}; "
           f"{figures['replies_shortened']} replies stopped early")
     for d in figures["differences"]:

@@ -86,23 +86,33 @@ class StaticBatch:
             raise NotImplementedError("the cached engine does not handle sliding-window layers; "
                                       "set eval_sql.engine: plain for this model")
         some = next((c for c in prefixes if c is not None), None)
-        # which slots each row may see: its prefix and suffix, then its reply as it grows
-        visible = torch.zeros((batch, n_slots), dtype=torch.bool, device=device)
-        ids = torch.full((batch, s_width), pad_id, dtype=torch.long, device=device)
-        pos = torch.zeros((batch, s_width), dtype=torch.long, device=device)
+        # which slots each row may see: its prefix and suffix, then its reply as it grows (built on
+        # the host, then moved in one copy each)
+        visible = torch.zeros((batch, n_slots), dtype=torch.bool)
+        ids = torch.full((batch, s_width), pad_id, dtype=torch.long)
+        pos = torch.zeros((batch, s_width), dtype=torch.long)
         for r, (p, s) in enumerate(zip(p_lens, suffixes)):
             visible[r, p_width - p:p_width] = True
             visible[r, p_width + s_width - len(s):p_width + s_width] = True
-            ids[r, s_width - len(s):] = torch.tensor(s, device=device)
-            pos[r, s_width - len(s):] = torch.arange(p, p + len(s), device=device)
+            ids[r, s_width - len(s):] = torch.tensor(s)
+            pos[r, s_width - len(s):] = torch.arange(p, p + len(s))
+        visible, ids, pos = visible.to(device), ids.to(device), pos.to(device)
         if some is not None:
+            # rows that share a prefix come in runs (the caller sorts by group): one copy per run
+            runs, start = [], 0
+            for r in range(1, batch + 1):
+                if r == batch or prefixes[r] is not prefixes[start]:
+                    runs.append((start, r))
+                    start = r
             for i, layer in enumerate(self.cache.layers):
                 k0, v0 = some.layers[i].keys, some.layers[i].values
-                layer.lazy_initialization(k0.new_zeros((batch, *k0.shape[1:])), v0.new_zeros((batch, *v0.shape[1:])))
-                for r, c in enumerate(prefixes):
+                layer.lazy_initialization(k0.new_zeros((batch, k0.shape[1], 1, k0.shape[3])),
+                                         v0.new_zeros((batch, v0.shape[1], 1, v0.shape[3])))
+                for a, b in runs:
+                    c = prefixes[a]
                     if c is not None:
-                        layer.keys[r, :, p_width - p_lens[r]:p_width] = c.layers[i].keys[0]
-                        layer.values[r, :, p_width - p_lens[r]:p_width] = c.layers[i].values[0]
+                        layer.keys[a:b, :, p_width - p_lens[a]:p_width] = c.layers[i].keys
+                        layer.values[a:b, :, p_width - p_lens[a]:p_width] = c.layers[i].values
                 layer.cumulative_length.fill_(p_width)
         # prefill the suffixes: query slot p_width + j sees the row's visible slots up to itself,
         # and itself always (a left-pad query seeing nothing would make NaN, which 0 x NaN spreads)
