@@ -95,3 +95,46 @@ def test_resumed_run_drops_the_curve_rows_after_its_checkpoint(tmp_path):
     trim_live_curves(tmp_path, 6)  # the interrupted run had logged steps 8 and 10 after checkpoint 6
     assert (metrics / "loss.tsv").read_text() == "step\tloss\n2\t2.1\n4\t1.9\n6\t1.5\n"
     assert (metrics / "train" / "loss.tsv").read_text() == "step\tloss\n"
+
+
+def test_cpu_speedups_leave_the_loss_as_it_was(bundled, tokenizer, sample_spider, monkeypatch):
+    """On a CPU, training scores only the completion tokens in TRL's fused LM head and stores the
+    frozen linear weights in bf16: the loss of a batch is the one TRL computes without either."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+    from trl.kernels import chunked_logprob
+    from trl.trainer import utils as trl_utils
+
+    from tradeoff.model.load import model_source
+    from tradeoff.spider.data import load_split
+    from tradeoff.training import checkpointing_arg, score_only_completions_on_cpu, sft_rows, \
+        store_frozen_linears_in_bf16
+
+    monkeypatch.setattr(trl_utils, "_use_triton", chunked_logprob._use_triton)  # TRL as it ships
+    assert "compact = _use_triton(hidden_states.device)" in __import__("inspect").getsource(trl_utils)
+    rows = sft_rows(tokenizer, load_split(sample_spider, "train")[:4], sample_spider, 0, 1024)
+    src, _ = model_source(bundled)
+    args = SFTConfig(output_dir="/tmp/unused", completion_only_loss=True, report_to="none", use_cpu=True, bf16=True,
+                     per_device_train_batch_size=4, max_length=512, **checkpointing_arg(False))
+    torch.manual_seed(0)
+    trainer = SFTTrainer(model=src, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                         peft_config=LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    batch = next(iter(trainer.get_train_dataloader()))
+
+    def loss():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return trainer.compute_loss(trainer.model, dict(batch)).item()
+
+    shipped = loss()
+    assert not trl_utils._use_triton(torch.device("cpu"))
+    score_only_completions_on_cpu()
+    assert trl_utils._use_triton(torch.device("cpu"))
+    completions_only = loss()
+    store_frozen_linears_in_bf16(trainer.model)
+    assert trainer.model.base_model.model.model.layers[0].mlp.down_proj.base_layer.weight.dtype == torch.bfloat16
+    assert trainer.model.base_model.model.model.layers[0].mlp.down_proj.lora_A["default"].weight.dtype == torch.float32
+    both = loss()
+    assert abs(completions_only - shipped) < 1e-4 * abs(shipped)
+    assert both == completions_only  # autocast rounds a float32 weight to the same bf16 values

@@ -318,9 +318,45 @@ def build_trainer(identity: dict, tokenizer, rows: list[dict], params: dict, lr:
     avoid_cudnn_attention()
     on_gpu = torch.cuda.is_available()
     model, peft_config = _base_model_and_lora(identity, params, on_gpu)
-    config = sft_config(params["train"], lr, ckpt_dir, pick_dtype(params["model"]["dtype"]), on_gpu)
-    return _guarded_trainer(arm, model=model, args=config, train_dataset=Dataset.from_list(rows),
-                            processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    dtype = pick_dtype(params["model"]["dtype"])
+    config = sft_config(params["train"], lr, ckpt_dir, dtype, on_gpu)
+    if not on_gpu:
+        score_only_completions_on_cpu()
+    trainer = _guarded_trainer(arm, model=model, args=config, train_dataset=Dataset.from_list(rows),
+                               processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    if not on_gpu and dtype == torch.bfloat16:
+        store_frozen_linears_in_bf16(trainer.model)
+    return trainer
+
+
+def score_only_completions_on_cpu() -> None:
+    """TRL's fused LM head scores every position on devices without Triton (fixed tile shapes for
+    compilers such as Neuron's), though completion-only loss masks the prompt positions out: on a
+    CPU that was over half of each step. Score only the completion tokens there, as TRL does on a
+    GPU (the same per-token log-probabilities; a step takes about half the time)."""
+    from trl.trainer import utils as trl_utils
+
+    triton = trl_utils._use_triton
+    if not getattr(triton, "tradeoff_cpu", False):
+        def compact(device):
+            return device.type == "cpu" or triton(device)
+
+        compact.tradeoff_cpu = True
+        trl_utils._use_triton = compact
+
+
+def store_frozen_linears_in_bf16(model) -> None:
+    """Under bf16 autocast on a CPU every frozen linear weight was cast from float32 to bf16 at each
+    use; store it in bf16 once instead. The matmuls see the same bf16 values (autocast rounds the
+    same way), so training is unchanged, only faster. LoRA weights, norms and the embedding (tied to
+    the LM head) stay float32."""
+    import torch
+
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and not module.weight.requires_grad and "lm_head" not in name:
+            module.weight.data = module.weight.data.to(torch.bfloat16)
+            if module.bias is not None:
+                module.bias.data = module.bias.data.to(torch.bfloat16)
 
 
 def _train_metrics(trainer, arm: str, lr: float, rows: list[dict], trainable: int, params: dict, tokenizer,
