@@ -151,3 +151,19 @@ def test_graph_replayed_decoding_gives_the_eager_replies(bundled, tokenizer, pro
     graphed, _ = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=True)
     eager, _ = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=False)
     assert graphed == eager
+
+
+def test_a_sliding_window_model_is_refused_in_one_line():
+    """The static cache holds every slot; a sliding-window layer would need a ring buffer: the cached
+    engine says so and names the way out rather than scoring wrongly."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from tradeoff import TradeoffError
+    from tradeoff.model.decode import StaticBatch
+
+    config = Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, use_sliding_window=True, sliding_window=8,
+                         max_window_layers=0)
+    model = Qwen2ForCausalLM(config).eval()
+    with pytest.raises(TradeoffError, match="engine: plain"):
+        StaticBatch(model, [None], [[1, 2, 3]], max_new_tokens=4, pad_id=0, graphs=False)

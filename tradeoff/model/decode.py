@@ -21,6 +21,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
+from .. import TradeoffError
 from .kv_cache import cache_kwarg
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ def grouped_sdpa(module, query, key, value, attention_mask, scaling=None, dropou
     heads that share one key/value head become extra query rows of that head, so keys and values
     are read as stored, never copied per query head."""
     if kwargs.get("sliding_window") or getattr(module, "attn_logit_softcapping", None) or kwargs.get("s_aux") is not None:
-        raise NotImplementedError("the cached engine supports full attention without soft-capping or sinks; "
-                                  "set eval_sql.engine: plain for this model")
+        raise TradeoffError("eval_sql.engine=cached supports full attention without soft-capping or sinks; "
+                            "set eval_sql.engine: plain for this model")
     b, heads, q, d = query.shape
     kv_heads = key.shape[1]
     rep = heads // kv_heads
@@ -83,8 +84,8 @@ class StaticBatch:
         n_slots = -(-(p_width + s_width + max_new_tokens) // SLOT_MULTIPLE) * SLOT_MULTIPLE
         self.cache = StaticCache(config=model.config, max_cache_len=n_slots)
         if any(layer.is_sliding for layer in self.cache.layers):
-            raise NotImplementedError("the cached engine does not handle sliding-window layers; "
-                                      "set eval_sql.engine: plain for this model")
+            raise TradeoffError("eval_sql.engine=cached does not handle sliding-window layers; "
+                                "set eval_sql.engine: plain for this model")
         some = next((c for c in prefixes if c is not None), None)
         # which slots each row may see: its prefix and suffix, then its reply as it grows (built on
         # the host, then moved in one copy each)
