@@ -332,8 +332,8 @@ def build_trainer(identity: dict, tokenizer, rows: list[dict], params: dict, lr:
 def score_only_completions_on_cpu() -> None:
     """TRL's fused LM head scores every position on devices without Triton (fixed tile shapes for
     compilers such as Neuron's), though completion-only loss masks the prompt positions out: on a
-    CPU that was over half of each step. Score only the completion tokens there, as TRL does on a
-    GPU (the same per-token log-probabilities; a step takes about half the time)."""
+    CPU that was over half of each step's profile. Score only the completion tokens there, as TRL
+    does on a GPU (the same per-token log-probabilities)."""
     from trl.trainer import utils as trl_utils
 
     triton = trl_utils._use_triton
