@@ -6,17 +6,16 @@ every row, right-aligned: a row with a shorter prefix or suffix leaves empty slo
 attention mask hides, and explicit position ids give each token the position it has alone.
 The cache never changes shape while decoding, so on a GPU one decode step is captured as a CUDA
 graph and replayed: the step costs the GPU's time only, not Python's and the kernel launches'.
-Rows that finished are compacted away once half of them have (a new graph for the smaller batch).
+The caller drops finished rows with `keep` (on a GPU that costs a new graph for the smaller batch).
 
 Attention goes through `grouped_sdpa`, registered with transformers for this model: with a mask,
 transformers' own SDPA path copies each key/value head once per query head that shares it (GQA),
-which for a batch of long prompts moves more bytes than the attention itself.
+so every decode step would write and read the whole cache that many times over.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +23,6 @@ import torch.nn.functional as F
 from .. import TradeoffError
 from .kv_cache import cache_kwarg
 
-log = logging.getLogger(__name__)
 
 ATTENTION = "tradeoff_grouped_sdpa"
 SLOT_MULTIPLE = 16  # cache length rounded up: SDPA's efficient kernel wants 16-aligned mask rows
