@@ -33,10 +33,17 @@ def sync():
 
 def timed(fn):
     sync()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     t0 = time.monotonic()
     out = fn()
     sync()
     return out, time.monotonic() - t0
+
+
+def peak_gb() -> float | None:
+    """The GPU memory the last timed call peaked at (weights included), in GB."""
+    return torch.cuda.max_memory_allocated() / 1e9 if torch.cuda.is_available() else None
 
 
 def reply_tokens(tokenizer, replies):
@@ -89,9 +96,11 @@ def main():
 
     generate(model, tokenizer, texts[:8], plain_batch, 8, "plain")  # warm-up
     plain, plain_s = timed(lambda: generate(model, tokenizer, texts, plain_batch, max_new, "plain")[0])
+    plain_gb = peak_gb()
     fast_model, merge_s = timed(lambda: merged_copy(model))
     generate(fast_model, tokenizer, texts[:8], cached_batch, 8, "cached", groups[:8])  # warm-up
     fast, fast_s = timed(lambda: generate(fast_model, tokenizer, texts, cached_batch, max_new, "cached", groups)[0])
+    fast_gb = peak_gb()
     eager = None
     if args.eager and torch.cuda.is_available():
         replies, eager_s = timed(lambda: generate_cached(fast_model, tokenizer, texts, groups, cached_batch, max_new,
@@ -112,10 +121,10 @@ def main():
         "model": json.loads((args.data / "model.json").read_text())["name"], "adapter": args.adapter,
         "dtype": str(next(model.parameters()).dtype).replace("torch.", ""), "questions": len(texts),
         "max_new_tokens": max_new,
-        "plain": {"batch": plain_batch, "seconds": plain_s, "questions_per_s": len(texts) / plain_s,
+        "plain": {"batch": plain_batch, "seconds": plain_s, "peak_gpu_gb": plain_gb, "questions_per_s": len(texts) / plain_s,
                   "reply_tokens_per_s": reply_tokens(tokenizer, plain) / plain_s,
                   "ex": v_plain["ex"], "n_correct": v_plain["n_correct"], "n_scored": v_plain["n_scored"]},
-        "cached": {"batch": cached_batch, "seconds": fast_s, "merge_seconds": merge_s,
+        "cached": {"batch": cached_batch, "seconds": fast_s, "merge_seconds": merge_s, "peak_gpu_gb": fast_gb,
                    "questions_per_s": len(texts) / fast_s, "reply_tokens_per_s": reply_tokens(tokenizer, fast) / fast_s,
                    "ex": v_fast["ex"], "n_correct": v_fast["n_correct"], "n_scored": v_fast["n_scored"]},
         "cached_eager": eager,
@@ -130,7 +139,8 @@ def main():
     for name in ("plain", "cached"):
         f = figures[name]
         print(f"  {name:7} batch {f['batch']:4}  {f['seconds']:8.2f} s  {f['questions_per_s']:7.1f} q/s  "
-              f"{f['reply_tokens_per_s']:8.0f} reply tokens/s  EX {100 * f['ex']:.1f}% ({f['n_correct']}/{f['n_scored']})")
+              f"{f['reply_tokens_per_s']:8.0f} reply tokens/s  EX {100 * f['ex']:.1f}% ({f['n_correct']}/{f['n_scored']})"
+              + (f"  peak GPU memory {f['peak_gpu_gb']:.1f} GB" if f["peak_gpu_gb"] is not None else ""))
     if eager:
         print(f"  cached, decode steps run eagerly: {eager['seconds']:.2f} s ({eager['seconds'] / fast_s:.2f}x the "
               f"graphs' time); {eager['replies_equal_to_graphs']} of {len(texts)} replies equal to the graphs'")
