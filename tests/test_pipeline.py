@@ -115,6 +115,8 @@ def test_repro_then_nothing_then_an_experiment(project):
     # `dvc exp run --temp` (what each `dvc queue` worker does) runs in a temporary copy of the repo
     # holding only what git and DVC track: the converted base model must be found from there too
     assert "path" not in json.loads((dest / "data/prepared/model.json").read_text())  # not a path in dest
+    adapter_config = json.loads((dest / "adapters/exp1/adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"].startswith("smollm2-135m-instruct-")  # nor in the adapter
     temp = sh(["dvc", "exp", "run", "--temp", "-n", "in-temp", "-S", "lr=1e-4"], dest, env)
     assert "Running stage 'train_exp1'" in temp and "Running stage 'report'" in temp
     assert "0.0001" in sh(["dvc", "exp", "show", "--no-pager", "--csv"], dest, env)

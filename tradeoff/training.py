@@ -326,6 +326,10 @@ def build_trainer(identity: dict, tokenizer, rows: list[dict], params: dict, lr:
                                processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
     if not on_gpu and dtype == torch.bfloat16:
         store_frozen_linears_in_bf16(trainer.model)
+    # every adapter saved (curve, checkpoints, the arm's) names its base as model.json does, never
+    # this machine's models cache: the same training writes the same bytes on every machine
+    for peft_config in trainer.model.peft_config.values():
+        peft_config.base_model_name_or_path = identity.get("dir", identity["name"])
     return trainer
 
 
