@@ -265,6 +265,9 @@ def _base_model_and_lora(identity: dict, params: dict, on_gpu: bool):
     src, kw = model_source(identity)
     model = AutoModelForCausalLM.from_pretrained(src, dtype=load_dtype, quantization_config=quant,
                                                  attn_implementation=t["attn_implementation"], **kw)
+    # the base is named as model.json names it, never by this machine's models cache: every adapter
+    # saved (its config and model card) then holds the same bytes on every machine
+    model.name_or_path = model.config._name_or_path = identity.get("dir", identity["name"])
     if quant is not None:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t["gradient_checkpointing"])
     check_target_modules(model, lora["target_modules"])
@@ -326,10 +329,6 @@ def build_trainer(identity: dict, tokenizer, rows: list[dict], params: dict, lr:
                                processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
     if not on_gpu and dtype == torch.bfloat16:
         store_frozen_linears_in_bf16(trainer.model)
-    # every adapter saved (curve, checkpoints, the arm's) names its base as model.json does, never
-    # this machine's models cache: the same training writes the same bytes on every machine
-    for peft_config in trainer.model.peft_config.values():
-        peft_config.base_model_name_or_path = identity.get("dir", identity["name"])
     return trainer
 
 
