@@ -117,6 +117,7 @@ def test_repro_then_nothing_then_an_experiment(project):
     assert "path" not in json.loads((dest / "data/prepared/model.json").read_text())  # not a path in dest
     adapter_config = json.loads((dest / "adapters/exp1/adapter_config.json").read_text())
     assert adapter_config["base_model_name_or_path"].startswith("smollm2-135m-instruct-")  # nor in the adapter
+    assert adapter_config["target_modules"] == sorted(adapter_config["target_modules"])  # same bytes every run
     assert env["TRADEOFF_MODELS_DIR"] not in (dest / "adapters/exp1/README.md").read_text()
     temp = sh(["dvc", "exp", "run", "--temp", "-n", "in-temp", "-S", "lr=1e-4"], dest, env)
     assert "Running stage 'train_exp1'" in temp and "Running stage 'report'" in temp

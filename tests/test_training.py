@@ -138,3 +138,24 @@ def test_cpu_speedups_leave_the_loss_as_it_was(bundled, tokenizer, sample_spider
     both = loss()
     assert abs(completions_only - shipped) < 1e-4 * abs(shipped)
     assert both == completions_only  # autocast rounds a float32 weight to the same bf16 values
+
+
+def test_a_saved_adapter_lists_its_target_modules_sorted(bundled, tmp_path):
+    """PEFT resolves `all-linear` into a set and would write it in hash-seed order: the same adapter
+    would get other bytes, and another DVC hash, on the next run."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tradeoff.model.load import model_source
+    from tradeoff.training import save_adapter
+
+    src, kw = model_source(bundled)
+    base = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32, **kw)
+    model = get_peft_model(base, LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM"))
+    resolved = model.peft_config["default"].target_modules
+    assert isinstance(resolved, set) and len(resolved) == 7
+    save_adapter(model, tmp_path)
+    saved = json.loads((tmp_path / "adapter_config.json").read_text())["target_modules"]
+    assert saved == sorted(resolved)
+    assert model.peft_config["default"].target_modules is resolved  # the live model is left as PEFT made it

@@ -90,6 +90,22 @@ def write_steps_file(folder: Path) -> None:
     atomic.write_json(folder / "steps.json", [s for s, _ in saved_steps(folder)])
 
 
+def save_adapter(model, folder: Path) -> None:
+    """Save the LoRA adapter; its config lists `target_modules` sorted. PEFT resolves `all-linear` into
+    a set and writes it in the set's order, which follows Python's string-hash seed: the same adapter
+    would get different bytes (and DVC hashes) from run to run."""
+    configs = model.peft_config.values()
+    as_resolved = [c.target_modules for c in configs]
+    try:
+        for c in configs:
+            if isinstance(c.target_modules, (set, frozenset)):
+                c.target_modules = sorted(c.target_modules)
+        model.save_pretrained(folder)
+    finally:
+        for c, targets in zip(configs, as_resolved):
+            c.target_modules = targets
+
+
 def _save_for_curve(folder: Path, n: int):
     """A callback that saves the LoRA adapter at n evenly spaced steps (for the curve stage)."""
     from transformers import TrainerCallback
@@ -101,7 +117,7 @@ def _save_for_curve(folder: Path, n: int):
         def on_step_end(self, args, state, control, model=None, **kwargs):
             if state.global_step in self.steps and state.is_world_process_zero:
                 with atomic.output_dir(folder / f"step-{state.global_step:05d}") as tmp:
-                    model.save_pretrained(tmp)
+                    save_adapter(model, tmp)
 
     return SaveForCurve()
 
@@ -443,7 +459,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
 
     # 4. publish: the adapter, then what it learned and what it cost
     with atomic.output_dir(adapter_dir) as tmp:
-        trainer.model.save_pretrained(tmp)
+        save_adapter(trainer.model, tmp)
     if curve_dir is not None:
         curve_dir.mkdir(parents=True, exist_ok=True)
         write_steps_file(curve_dir)
