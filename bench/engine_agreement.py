@@ -7,7 +7,7 @@ and, for every pair of runs, how many extracted SQL differ, the questions only o
 right (b, c) and the exact McNemar p of that split.
 
     python bench/engine_agreement.py --data data/prepared [--adapter adapters/exp1]
-        [--params params.yaml] [--plain 128 256 512] [--cached 256 512 1024] [--out F]
+        [--params params.yaml] [--plain 128 256 512] [--cached 256 512 1024] [--cached-merged 1024] [--out F]
 """
 
 import argparse
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from tradeoff.config import load_params
-from tradeoff.model.load import load_prepared, merged_copy
+from tradeoff.model.load import for_decoding, load_prepared, merged_copy
 from tradeoff.report.stats import discordant, mcnemar_exact
 from tradeoff.spider import metric, prompt, task
 from tradeoff.spider.data import examples_with_database
@@ -37,6 +37,8 @@ def main():
     ap.add_argument("--params", type=Path, default=Path("params.yaml"), help="prompt and eval_sql settings")
     ap.add_argument("--plain", type=int, nargs="+", default=[], help="batch sizes of the plain engine")
     ap.add_argument("--cached", type=int, nargs="+", default=[], help="batch sizes of the cached engine")
+    ap.add_argument("--cached-merged", type=int, nargs="+", default=[],
+                    help="batch sizes of the cached engine with the adapter merged into the weights, whatever the dtype")
     ap.add_argument("--limit", type=int, default=None, help="first N dev questions with a database")
     ap.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
@@ -50,15 +52,15 @@ def main():
     texts = task.prompts(tokenizer, examples, root, params["prompt"]["sample_rows"],
                          params["prompt"]["max_prompt_tokens"])
     groups = [e["db_id"] for e in examples]
-    merged = merged_copy(model) if args.cached else None  # what eval_sql's cached engine decodes with
-
     runs = {}  # "plain@128" -> extracted SQL of every question
     seconds = {}
-    for engine, sizes, m in (("plain", args.plain, model), ("cached", args.cached, merged)):
+    for label, sizes, make in (("plain", args.plain, lambda: model), ("cached", args.cached, lambda: for_decoding(model)),
+                               ("cached-merged", args.cached_merged, lambda: merged_copy(model))):
+        m = make() if sizes else None
         for batch in sizes:
-            name = f"{engine}@{batch}"
+            name = f"{label}@{batch}"
             t0 = time.monotonic()
-            replies, _ = generate(m, tokenizer, texts, batch, es["max_new_tokens"], engine, groups)
+            replies, _ = generate(m, tokenizer, texts, batch, es["max_new_tokens"], label.split("-")[0], groups)
             seconds[name] = time.monotonic() - t0
             runs[name] = [prompt.extract_sql(r) for r in replies]
             log.info("%s generated in %.1f s", name, seconds[name])
@@ -90,11 +92,11 @@ def main():
     print(f"{figures['model']} {figures['adapter'] or 'base'} on {figures['hardware']} ({figures['dtype']}), "
           f"{len(scored)} scored questions, max {es['max_new_tokens']} new tokens")
     for name, r in figures["runs"].items():
-        print(f"  {name:12} EX {100 * r['ex']:5.1f}% ({r['n_correct']}/{len(scored)})  {r['seconds']:7.1f} s")
+        print(f"  {name:20} EX {100 * r['ex']:5.1f}% ({r['n_correct']}/{len(scored)})  {r['seconds']:7.1f} s")
     spread = [100 * r["ex"] for r in figures["runs"].values()]
     print(f"  EX spread over all runs: {min(spread):.1f} to {max(spread):.1f}")
     for p in figures["pairs"]:
-        print(f"  {p['a']:>12} vs {p['b']:<12} SQL differs {p['sql_differs']:4}  only one right "
+        print(f"  {p["a"]:>18} vs {p["b"]:<18} SQL differs {p['sql_differs']:4}  only one right "
               f"{p['only_a_right']:3} / {p['only_b_right']:<3} ΔEX {p['ex_points']:+.2f}  McNemar p {p['mcnemar_p']:.2f}")
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1) + "\n")

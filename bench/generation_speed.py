@@ -1,5 +1,5 @@
 """Benchmark: generating the Spider dev replies with the cached engine (each database's schema
-prefix run once, each row dropped once its SQL is final, the adapter merged in memory) beside
+prefix run once, each row dropped once its SQL is final, a LoRA adapter merged in memory in float32) beside
 transformers' `generate` (the plain engine, the reference), on the same prompts in one run, and
 what the replies of each score: EX, how many extracted SQL differ, and for each difference the
 logit margin between the two best tokens where the replies part (a near-tie, or a real change).
@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from tradeoff.config import load_params
-from tradeoff.model.load import load_prepared, merged_copy
+from tradeoff.model.load import for_decoding, load_prepared
 from tradeoff.spider import metric, prompt, task
 from tradeoff.spider.data import examples_with_database
 from tradeoff.spider.generate import generate, generate_cached
@@ -97,7 +97,7 @@ def main():
     generate(model, tokenizer, texts[:8], plain_batch, 8, "plain")  # warm-up
     plain, plain_s = timed(lambda: generate(model, tokenizer, texts, plain_batch, max_new, "plain")[0])
     plain_gb = peak_gb()
-    fast_model, merge_s = timed(lambda: merged_copy(model))
+    fast_model, merge_s = timed(lambda: for_decoding(model))
     generate(fast_model, tokenizer, texts[:8], cached_batch, 8, "cached", groups[:8])  # warm-up
     fast, fast_s = timed(lambda: generate(fast_model, tokenizer, texts, cached_batch, max_new, "cached", groups)[0])
     fast_gb = peak_gb()

@@ -65,17 +65,18 @@ def fresh_model(bundled, lora: bool):
                                             init_lora_weights=False, task_type="CAUSAL_LM")).eval()
 
 
-@pytest.mark.parametrize("lora", [False, True], ids=["base", "lora"])
+@pytest.mark.parametrize("lora", ["base", "merged", "apart"])
 def test_cached_engine_gives_the_replies_of_generate(bundled, tokenizer, prompts, lora):
+    """The base model, an adapter merged into the weights (float32), an adapter kept apart (half precision)."""
     from tradeoff.model.load import merged_copy
 
     texts, groups = prompts
     assert len(set(groups)) > 1
-    model = fresh_model(bundled, lora)
+    model = fresh_model(bundled, lora != "base")
     plain, _ = generate(model, tokenizer, texts, batch_size=4, max_new_tokens=24, engine="plain")
     # batches of 5 over groups of different prefix lengths: caches stacked right-aligned, rows dropped as they end
-    fast, _ = generate(merged_copy(model), tokenizer, texts, batch_size=5, max_new_tokens=24, engine="cached",
-                       groups=groups)
+    fast, _ = generate(merged_copy(model) if lora == "merged" else model, tokenizer, texts, batch_size=5,
+                       max_new_tokens=24, engine="cached", groups=groups)
     assert [prompt.extract_sql(r) for r in fast] == [prompt.extract_sql(r) for r in plain]
     assert all(p.startswith(f) for p, f in zip(plain, fast))  # the same reply, or its head where the SQL was final
 
@@ -114,6 +115,21 @@ def test_a_merged_adapter_gives_the_unmerged_logits_and_leaves_the_model_as_it_w
         assert (base(ids).logits[0, -1] - before).abs().max() > 1e-2  # the adapter does change the logits
 
 
+def test_an_adapter_is_merged_for_decoding_in_float32_only(bundled):
+    """Merging in half precision rounds each merged weight again and drops each update smaller than
+    half its last bit: there the cached engine keeps the adapter apart, as `generate` does."""
+    from tradeoff.model.load import for_decoding
+
+    model = fresh_model(bundled, lora=True)
+    merged = for_decoding(model)
+    assert merged is not model and not hasattr(merged, "peft_config")
+    half = model.to(torch.bfloat16)
+    assert half.get_base_model().dtype == torch.bfloat16
+    assert for_decoding(half) is half
+    base = fresh_model(bundled, lora=False)
+    assert for_decoding(base) is base
+
+
 def test_grouped_attention_equals_transformers_sdpa():
     """The cached engine's attention (query heads that share a key/value head read it as stored)
     gives transformers' SDPA result (keys and values copied per query head), with a padding mask,
@@ -140,14 +156,15 @@ def test_grouped_attention_equals_transformers_sdpa():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
-def test_graph_replayed_decoding_gives_the_eager_replies(bundled, tokenizer, prompts):
+@pytest.mark.parametrize("lora", [False, True], ids=["base", "adapter-apart"])
+def test_graph_replayed_decoding_gives_the_eager_replies(bundled, tokenizer, prompts, lora):
     """On a GPU each decode step is a replayed CUDA graph: the replies equal those of the same
-    engine stepping eagerly (float32, so the two compute the same kernels' results)."""
-    from tradeoff.model.load import load_model
+    engine stepping eagerly (float32, so the two compute the same kernels' results), also with a
+    LoRA adapter kept apart (as the engine runs one in half precision)."""
     from tradeoff.spider import generate as gen
 
     texts, groups = prompts
-    model = load_model(bundled, "float32", device="cuda")
+    model = fresh_model(bundled, lora).to("cuda")
     graphed, _ = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=True)
     eager, _ = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=False)
     assert graphed == eager
