@@ -96,7 +96,7 @@ def main():
     spread = [100 * r["ex"] for r in figures["runs"].values()]
     print(f"  EX spread over all runs: {min(spread):.1f} to {max(spread):.1f}")
     for p in figures["pairs"]:
-        print(f"  {p["a"]:>18} vs {p["b"]:<18} SQL differs {p['sql_differs']:4}  only one right "
+        print(f"  {p['a']:>18} vs {p['b']:<18} SQL differs {p['sql_differs']:4}  only one right "
               f"{p['only_a_right']:3} / {p['only_b_right']:<3} ΔEX {p['ex_points']:+.2f}  McNemar p {p['mcnemar_p']:.2f}")
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1) + "\n")
