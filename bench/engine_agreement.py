@@ -7,7 +7,8 @@ and, for every pair of runs, how many extracted SQL differ, the questions only o
 right (b, c) and the exact McNemar p of that split.
 
     python bench/engine_agreement.py --data data/prepared [--adapter adapters/exp1]
-        [--params params.yaml] [--plain 128 256 512] [--cached 256 512 1024] [--cached-merged 1024] [--out F]
+        [--params params.yaml] [--plain 128 256 512] [--cached 256 512 1024] [--cached-merged 1024] [--cached-apart 1024]
+        [--out F]
 """
 
 import argparse
@@ -39,6 +40,8 @@ def main():
     ap.add_argument("--cached", type=int, nargs="+", default=[], help="batch sizes of the cached engine")
     ap.add_argument("--cached-merged", type=int, nargs="+", default=[],
                     help="batch sizes of the cached engine with the adapter merged into the weights, whatever the dtype")
+    ap.add_argument("--cached-apart", type=int, nargs="+", default=[],
+                    help="batch sizes of the cached engine with the adapter kept apart, whatever the dtype")
     ap.add_argument("--limit", type=int, default=None, help="first N dev questions with a database")
     ap.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
@@ -55,7 +58,8 @@ def main():
     runs = {}  # "plain@128" -> extracted SQL of every question
     seconds = {}
     for label, sizes, make in (("plain", args.plain, lambda: model), ("cached", args.cached, lambda: for_decoding(model)),
-                               ("cached-merged", args.cached_merged, lambda: merged_copy(model))):
+                               ("cached-merged", args.cached_merged, lambda: merged_copy(model)),
+                               ("cached-apart", args.cached_apart, lambda: model)):
         m = make() if sizes else None
         for batch in sizes:
             name = f"{label}@{batch}"

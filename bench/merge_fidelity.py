@@ -3,9 +3,11 @@ with the adapter kept apart (what transformers' `generate` runs) and merged into
 matrix per layer, what the cached engine decodes with). Each dev prompt is followed by its gold
 SQL (teacher forcing); at every token of the gold SQL the next-token logits of each variant are
 compared with float32's: mean and largest absolute difference, and how often the top token differs.
+First, on the weights alone: how much of the adapter's update a merge into half-precision weights
+rounds away (the share of updated elements left unchanged, and the relative error of the update).
 
     python bench/merge_fidelity.py --data data/prepared --adapter adapters/exp1
-        [--params params.yaml] [--dtype bfloat16] [--limit 64] [--out F]
+        [--params params.yaml] [--dtype bfloat16] [--limit 64] [--weights-only] [--out F]
 """
 
 import argparse
@@ -39,6 +41,24 @@ def reply_logits(model, tokenizer, texts: list[str], replies: list[str]) -> list
     return out
 
 
+def update_lost_in_merge(model, half) -> dict:
+    """Over every LoRA layer of a float32 PEFT model: merging into the weights rounded to `half`
+    (PEFT's merge: weight += delta in the weight's dtype), how much of delta survives."""
+    unchanged = changed = err2 = delta2 = 0.0
+    with torch.no_grad():
+        for module in model.modules():
+            if not hasattr(module, "get_delta_weight") or not getattr(module, "lora_A", None):
+                continue
+            delta = module.get_delta_weight("default").float()
+            w = module.get_base_layer().weight.to(half).float()
+            got = (w + delta).to(half).float() - w
+            unchanged += float(((got == 0) & (delta != 0)).sum())
+            changed += float((delta != 0).sum())
+            err2 += float(((got - delta) ** 2).sum())
+            delta2 += float((delta ** 2).sum())
+    return {"update_elements_rounded_away": unchanged / changed, "update_relative_error": (err2 / delta2) ** 0.5}
+
+
 def compare(ref: list[torch.Tensor], other: list[torch.Tensor]) -> dict:
     diff = torch.cat([(a - b).abs() for a, b in zip(ref, other)])
     top_differs = sum(int((a.argmax(-1) != b.argmax(-1)).sum()) for a, b in zip(ref, other))
@@ -54,20 +74,25 @@ def main():
     ap.add_argument("--params", type=Path, default=Path("params.yaml"), help="prompt settings")
     ap.add_argument("--dtype", default="bfloat16", help="the half precision to test (bfloat16 | float16)")
     ap.add_argument("--limit", type=int, default=64, help="first N dev questions with a database")
+    ap.add_argument("--weights-only", action="store_true", help="the weights' figure only, no logits")
     ap.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     params = load_params(args.params)
     half = getattr(torch, args.dtype)
-    root = args.data / "spider"
-    examples = examples_with_database(root, "dev")[: args.limit]
     identity = read_identity(args.data / "model.json")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = load_model(identity, "float32", args.adapter, device)
+    lost = update_lost_in_merge(model, half)
+    print(f"{args.adapter}: a merge into {args.dtype} weights leaves {100 * lost['update_elements_rounded_away']:.1f}% "
+          f"of the updated elements unchanged; relative error of the merged update {lost['update_relative_error']:.2f}")
+    if args.weights_only:
+        return
+    root = args.data / "spider"
+    examples = examples_with_database(root, "dev")[: args.limit]
     tokenizer = load_tokenizer(identity)
     texts = task.prompts(tokenizer, examples, root, params["prompt"]["sample_rows"], params["prompt"]["max_prompt_tokens"])
     replies = [e["query"] for e in examples]
-
     ref = reply_logits(model, tokenizer, texts, replies)
     variants = {"merged, float32": merged_copy(model),
                 f"merged in float32, then cast to {args.dtype}": merged_copy(model).to(half)}
@@ -81,7 +106,7 @@ def main():
     variants[f"merged into {args.dtype} (PEFT's merge)"] = merged_copy(apart)
     figures = {"hardware": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores",
                "model": json.loads((args.data / "model.json").read_text())["name"], "adapter": args.adapter,
-               "questions": len(examples), "against": "adapter apart, float32", "variants": {}}
+               "questions": len(examples), "against": "adapter apart, float32", "merge_into_half": lost, "variants": {}}
     for name, m in variants.items():
         figures["variants"][name] = compare(ref, reply_logits(m, tokenizer, texts, replies))
     print(f"{figures['model']} {args.adapter} on {figures['hardware']}: next-token logits over the gold SQL of "
