@@ -159,3 +159,19 @@ def test_a_saved_adapter_lists_its_target_modules_sorted(bundled, tmp_path):
     saved = json.loads((tmp_path / "adapter_config.json").read_text())["target_modules"]
     assert saved == sorted(resolved)
     assert model.peft_config["default"].target_modules is resolved  # the live model is left as PEFT made it
+
+
+def test_a_conversion_parses_its_gguf_file_once_and_leaves_gguf_as_it_was():
+    """test_gguf_conversion_keeps_the_weights shows the converted weights equal transformers' own GGUF load."""
+    import gguf
+
+    from tradeoff.model.obtain import bundled_gguf_path, gguf_parsed_once
+
+    path = bundled_gguf_path()
+    real_reader, real_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    with gguf_parsed_once():
+        first = gguf.GGUFReader(path)
+        assert gguf.GGUFReader(str(path)) is first
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (real_reader, real_map)
+    assert isinstance(first, real_reader) and "tokenizer.ggml.eos_token_id" in first.fields
