@@ -135,6 +135,8 @@ def test_cpu_speedups_leave_the_loss_as_it_was(bundled, tokenizer, sample_spider
     store_frozen_linears_in_bf16(trainer.model)
     assert trainer.model.base_model.model.model.layers[0].mlp.down_proj.base_layer.weight.dtype == torch.bfloat16
     assert trainer.model.base_model.model.model.layers[0].mlp.down_proj.lora_A["default"].weight.dtype == torch.float32
+    assert trainer.model.get_output_embeddings().weight.dtype == torch.bfloat16  # the LM head's own copy
+    assert trainer.model.get_input_embeddings().weight.dtype == torch.float32  # the embedding is not rounded
     both = loss()
     assert abs(completions_only - shipped) < 1e-4 * abs(shipped)
     assert both == completions_only  # autocast rounds a float32 weight to the same bf16 values
