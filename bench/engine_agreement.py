@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from tradeoff.config import load_params
-from tradeoff.model.load import for_decoding, load_prepared, merged_copy
+from tradeoff.model.load import merged_where_exact, load_prepared, merged_copy
 from tradeoff.report.stats import discordant, mcnemar_exact
 from tradeoff.spider import metric, prompt, task
 from tradeoff.spider.data import examples_with_database
@@ -57,7 +57,7 @@ def main():
     groups = [e["db_id"] for e in examples]
     runs = {}  # "plain@128" -> extracted SQL of every question
     seconds = {}
-    for label, sizes, make in (("plain", args.plain, lambda: model), ("cached", args.cached, lambda: for_decoding(model)),
+    for label, sizes, make in (("plain", args.plain, lambda: model), ("cached", args.cached, lambda: merged_where_exact(model)),
                                ("cached-merged", args.cached_merged, lambda: merged_copy(model)),
                                ("cached-apart", args.cached_apart, lambda: model)):
         m = make() if sizes else None

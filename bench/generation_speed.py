@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from tradeoff.config import load_params
-from tradeoff.model.load import for_decoding, load_prepared
+from tradeoff.model.load import merged_where_exact, load_prepared
 from tradeoff.spider import metric, prompt, task
 from tradeoff.spider.data import examples_with_database
 from tradeoff.spider.generate import generate, generate_cached
@@ -97,7 +97,7 @@ def main():
     generate(model, tokenizer, texts[:8], plain_batch, 8, "plain")  # warm-up
     plain, plain_s = timed(lambda: generate(model, tokenizer, texts, plain_batch, max_new, "plain")[0])
     plain_gb = peak_gb()
-    fast_model, merge_s = timed(lambda: for_decoding(model))
+    fast_model, merge_s = timed(lambda: merged_where_exact(model))
     generate(fast_model, tokenizer, texts[:8], cached_batch, 8, "cached", groups[:8])  # warm-up
     fast, fast_s = timed(lambda: generate(fast_model, tokenizer, texts, cached_batch, max_new, "cached", groups)[0])
     fast_gb = peak_gb()

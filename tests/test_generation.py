@@ -115,19 +115,19 @@ def test_a_merged_adapter_gives_the_unmerged_logits_and_leaves_the_model_as_it_w
         assert (base(ids).logits[0, -1] - before).abs().max() > 1e-2  # the adapter does change the logits
 
 
-def test_an_adapter_is_merged_for_decoding_in_float32_only(bundled):
+def test_an_adapter_is_merged_in_float32_only(bundled):
     """Merging in half precision rounds each merged weight again and drops each update smaller than
     half its last bit: there the cached engine keeps the adapter apart, as `generate` does."""
-    from tradeoff.model.load import for_decoding
+    from tradeoff.model.load import merged_where_exact
 
     model = fresh_model(bundled, lora=True)
-    merged = for_decoding(model)
+    merged = merged_where_exact(model)
     assert merged is not model and not hasattr(merged, "peft_config")
     half = model.to(torch.bfloat16)
     assert half.get_base_model().dtype == torch.bfloat16
-    assert for_decoding(half) is half
+    assert merged_where_exact(half) is half
     base = fresh_model(bundled, lora=False)
-    assert for_decoding(base) is base
+    assert merged_where_exact(base) is base
 
 
 def test_grouped_attention_equals_transformers_sdpa():

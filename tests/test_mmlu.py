@@ -62,6 +62,25 @@ def test_padding_and_prefix_cache_cannot_change_a_score(model, tokenizer):
         assert max(range(4), key=b.__getitem__) == max(range(4), key=f.__getitem__)
 
 
+def test_an_arm_scores_the_same_merged(bundled, tokenizer):
+    """score_model merges an arm's adapter in float32 (faster): the log-likelihoods are the unmerged ones."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from tradeoff.model.load import load_model
+
+    torch.manual_seed(0)  # init_lora_weights=False: a random adapter that does change the scores
+    arm = get_peft_model(load_model(bundled, "float32", device="cpu"),
+                         LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)).eval()
+    shots = {"college_physics": [q(text=f"Shot {i}?", answer="ABCD"[i % 4]) for i in range(5)]}
+    questions = {"college_physics": [q(index=i, text=t) for i, t in enumerate(["Short?", "Longer, padded question?"])]}
+    records, _ = mmlu_score.score_model(arm, tokenizer, questions, shots, 5, {"college_physics": "STEM"}, batch_size=2)
+    unmerged = mmlu_score.score_questions(arm, tokenizer, questions, shots, 5, batch_size=2)
+    assert hasattr(arm, "peft_config")  # the arm itself is left as it was
+    for a, b in zip(records, unmerged):
+        assert a["loglik"] == pytest.approx(b["loglik"], abs=1e-4) and a["pred"] == b["pred"]
+
+
 def test_shots_are_dropped_to_fit_the_context(tokenizer):
     shots = [q(text="word " * 50, answer="A") for _ in range(5)]
     prompt, used = mmlu_prompt.fit_shots(tokenizer, q(), shots, 5, max_tokens=200)

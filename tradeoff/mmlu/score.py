@@ -19,6 +19,7 @@ from pathlib import Path
 from .. import TradeoffError
 from .data import load_csv_dir, select
 from ..model import kv_cache
+from ..model.load import merged_where_exact
 from .prompt import fit_shots
 from .question import LETTERS, Question, category_map
 
@@ -146,6 +147,7 @@ def score_model(model, tokenizer, questions: dict[str, list[Question]], shots: d
     """Records and summary of one model, with lm-eval's settings for this model (context
     length, BOS for Gemma)."""
     check_shots(questions, shots, k)
+    model = merged_where_exact(model)
     records = score_questions(model, tokenizer, questions, shots, k, batch_size, chat,
                        max_tokens=getattr(model.config, "max_position_embeddings", None),
                        add_bos=wants_bos(model.config))

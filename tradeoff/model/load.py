@@ -96,12 +96,12 @@ def merged_copy(model):
     return copy.deepcopy(model).merge_and_unload()
 
 
-def for_decoding(model):
-    """The model the cached engine decodes with. In float32 an arm's adapter is merged into a copy of
-    the weights (one matrix per layer, faster; the same logits to ~1e-6). In half precision the adapter
-    stays apart, as `generate` and training run it: merging there rounds every merged weight again
-    and drops each update smaller than half its last bit, which doubled the logits' distance from
-    float32 (bench/merge_fidelity.py) and cost the cached engine half a point of EX on a GPU."""
+def merged_where_exact(model):
+    """What an evaluation runs: in float32 an arm's adapter merged into a copy of the weights (one
+    matrix per layer, faster; the same logits to ~1e-6); in half precision the model as it is, the
+    adapter apart, as `generate` and training run it. A merge there rounds every merged weight again
+    and drops each update smaller than half its last bit: 13-86% of our arms' updated elements, twice
+    the logits' distance from float32 for the embedded exp1 (bench/merge_fidelity.py)."""
     import torch
 
     if hasattr(model, "merge_and_unload") and model.get_base_model().dtype == torch.float32:

@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import TradeoffError
 from . import metric, prompt
 from .data import database_path, load_split
-from ..model.load import for_decoding
+from ..model.load import merged_where_exact
 from .generate import generate
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def score_model(model, tokenizer, examples: list[dict], spider_root: Path, sampl
         raise TradeoffError(f"{spider_root / 'database'}: none of the {len(examples)} questions' databases is there; "
                             "nothing could be scored")
     if engine == "cached":
-        model = for_decoding(model)
+        model = merged_where_exact(model)
     replies, seconds = generate(model, tokenizer, [texts[i] for i in runnable], batch_size, max_new_tokens,
                                 engine, groups=[examples[i]["db_id"] for i in runnable])
     raw = {i: (r, s) for i, r, s in zip(runnable, replies, seconds)}
