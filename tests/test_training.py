@@ -163,6 +163,32 @@ def test_a_saved_adapter_lists_its_target_modules_sorted(bundled, tmp_path):
     assert model.peft_config["default"].target_modules is resolved  # the live model is left as PEFT made it
 
 
+def test_saving_an_adapter_of_a_bundled_base_asks_no_hub(bundled, tmp_path, monkeypatch):
+    """The base is named by its models-cache folder (not a folder here, nor a hub id): PEFT would look it
+    up on the hub at every checkpoint."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from peft.utils import save_and_load
+    from transformers import AutoModelForCausalLM
+
+    from tradeoff.model.load import model_source
+    from tradeoff.training import no_hub_lookup_on_save
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("the hub was asked")
+
+    monkeypatch.setattr(save_and_load, "check_file_exists_on_hf_hub", no_hub)
+    src, kw = model_source(bundled)
+    base = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32, **kw)
+    base.name_or_path = base.config._name_or_path = bundled["dir"]
+    model = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+    with pytest.raises(AssertionError, match="the hub was asked"):  # PEFT as it ships
+        model.save_pretrained(tmp_path / "shipped")
+    no_hub_lookup_on_save(model)
+    model.save_pretrained(tmp_path / "ours")
+    assert (tmp_path / "ours/adapter_model.safetensors").is_file()
+
+
 def test_a_conversion_parses_its_gguf_file_once_and_leaves_gguf_as_it_was():
     """test_gguf_conversion_keeps_the_weights shows the converted weights equal transformers' own GGUF load."""
     import gguf

@@ -345,7 +345,24 @@ def build_trainer(identity: dict, tokenizer, rows: list[dict], params: dict, lr:
                                processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
     if not on_gpu and dtype == torch.bfloat16:
         store_frozen_linears_in_bf16(trainer.model)
+    if identity["kind"] != "hub":
+        no_hub_lookup_on_save(trainer.model)
     return trainer
+
+
+def no_hub_lookup_on_save(model) -> None:
+    """PEFT's save (save_embedding_layers="auto") asks the hub for the base model's config, to see
+    whether training grew the vocabulary, whenever the base's name is not a folder here. A bundled or
+    local base is named by its models-cache folder, not a hub id: the lookup could only fail, a request
+    and a warning at every checkpoint. Unless an embedding layer is a LoRA target, the vocabulary is the
+    base's, which is what PEFT concludes after the failed lookup: save so directly."""
+    import functools
+
+    from peft.utils.constants import EMBEDDING_LAYER_NAMES
+
+    targets = model.peft_config["default"].target_modules or []
+    if not any(name in targets for name in EMBEDDING_LAYER_NAMES):
+        model.save_pretrained = functools.partial(model.save_pretrained, save_embedding_layers=False)
 
 
 def score_only_completions_on_cpu() -> None:
