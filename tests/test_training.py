@@ -145,19 +145,17 @@ def test_cpu_speedups_leave_the_loss_as_it_was(bundled, tokenizer, sample_spider
 def test_a_saved_adapter_lists_its_target_modules_sorted(bundled, tmp_path):
     """PEFT resolves `all-linear` into a set and would write it in hash-seed order: the same adapter
     would get other bytes, and another DVC hash, on the next run."""
-    import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
 
-    from tradeoff.model.load import model_source
-    from tradeoff.training import save_adapter
+    from tradeoff.model.load import load_model
+    from tradeoff.training import save_as_published
 
-    src, kw = model_source(bundled)
-    base = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32, **kw)
-    model = get_peft_model(base, LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM"))
+    model = get_peft_model(load_model(bundled, "float32", device="cpu"),
+                           LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM"))
     resolved = model.peft_config["default"].target_modules
     assert isinstance(resolved, set) and len(resolved) == 7
-    save_adapter(model, tmp_path)
+    save_as_published(model, base_on_hub=True)
+    model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "adapter_config.json").read_text())["target_modules"]
     assert saved == sorted(resolved)
     assert model.peft_config["default"].target_modules is resolved  # the live model is left as PEFT made it
@@ -166,25 +164,22 @@ def test_a_saved_adapter_lists_its_target_modules_sorted(bundled, tmp_path):
 def test_saving_an_adapter_of_a_bundled_base_asks_no_hub(bundled, tmp_path, monkeypatch):
     """The base is named by its models-cache folder (not a folder here, nor a hub id): PEFT would look it
     up on the hub at every checkpoint."""
-    import torch
     from peft import LoraConfig, get_peft_model
     from peft.utils import save_and_load
-    from transformers import AutoModelForCausalLM
 
-    from tradeoff.model.load import model_source
-    from tradeoff.training import no_hub_lookup_on_save
+    from tradeoff.model.load import load_model
+    from tradeoff.training import save_as_published
 
     def no_hub(*args, **kwargs):
         raise AssertionError("the hub was asked")
 
     monkeypatch.setattr(save_and_load, "check_file_exists_on_hf_hub", no_hub)
-    src, kw = model_source(bundled)
-    base = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32, **kw)
+    base = load_model(bundled, "float32", device="cpu")
     base.name_or_path = base.config._name_or_path = bundled["dir"]
     model = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM"))
     with pytest.raises(AssertionError, match="the hub was asked"):  # PEFT as it ships
         model.save_pretrained(tmp_path / "shipped")
-    no_hub_lookup_on_save(model)
+    save_as_published(model, base_on_hub=False)
     model.save_pretrained(tmp_path / "ours")
     assert (tmp_path / "ours/adapter_model.safetensors").is_file()
 

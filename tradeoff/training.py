@@ -90,22 +90,6 @@ def write_steps_file(folder: Path) -> None:
     atomic.write_json(folder / "steps.json", [s for s, _ in saved_steps(folder)])
 
 
-def save_adapter(model, folder: Path) -> None:
-    """Save the LoRA adapter; its config lists `target_modules` sorted. PEFT resolves `all-linear` into
-    a set and writes it in the set's order, which follows Python's string-hash seed: the same adapter
-    would get different bytes (and DVC hashes) from run to run."""
-    configs = model.peft_config.values()
-    as_resolved = [c.target_modules for c in configs]
-    try:
-        for c in configs:
-            if isinstance(c.target_modules, (set, frozenset)):
-                c.target_modules = sorted(c.target_modules)
-        model.save_pretrained(folder)
-    finally:
-        for c, targets in zip(configs, as_resolved):
-            c.target_modules = targets
-
-
 def _save_for_curve(folder: Path, n: int):
     """A callback that saves the LoRA adapter at n evenly spaced steps (for the curve stage)."""
     from transformers import TrainerCallback
@@ -117,7 +101,7 @@ def _save_for_curve(folder: Path, n: int):
         def on_step_end(self, args, state, control, model=None, **kwargs):
             if state.global_step in self.steps and state.is_world_process_zero:
                 with atomic.output_dir(folder / f"step-{state.global_step:05d}") as tmp:
-                    save_adapter(model, tmp)
+                    model.save_pretrained(tmp)
 
     return SaveForCurve()
 
@@ -345,24 +329,37 @@ def build_trainer(identity: dict, tokenizer, rows: list[dict], params: dict, lr:
                                processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
     if not on_gpu and dtype == torch.bfloat16:
         store_frozen_linears_in_bf16(trainer.model)
-    if identity["kind"] != "hub":
-        no_hub_lookup_on_save(trainer.model)
+    save_as_published(trainer.model, base_on_hub=identity["kind"] == "hub")
     return trainer
 
 
-def no_hub_lookup_on_save(model) -> None:
-    """PEFT's save (save_embedding_layers="auto") asks the hub for the base model's config, to see
-    whether training grew the vocabulary, whenever the base's name is not a folder here. A bundled or
-    local base is named by its models-cache folder, not a hub id: the lookup could only fail, a request
-    and a warning at every checkpoint. Unless an embedding layer is a LoRA target, the vocabulary is the
-    base's, which is what PEFT concludes after the failed lookup: save so directly."""
-    import functools
-
+def save_as_published(model, base_on_hub: bool) -> None:
+    """Make every save of this PEFT model (the Trainer's checkpoints, the curve's adapters, the final
+    adapter) write the same bytes for the same adapter, and ask no hub about a base that is not on one:
+    - `target_modules` is written sorted: PEFT resolves `all-linear` into a set and wrote it in the set's
+      order, which follows Python's string-hash seed (other bytes, other DVC hashes, run to run);
+    - for a bundled or local base, named by its models-cache folder rather than a hub id, PEFT's
+      `save_embedding_layers="auto"` looked the name up on the hub to see whether training grew the
+      vocabulary: a request that could only fail, at every checkpoint. Unless an embedding layer is a
+      LoRA target the vocabulary is the base's, which PEFT concluded after the failed lookup anyway."""
     from peft.utils.constants import EMBEDDING_LAYER_NAMES
 
-    targets = model.peft_config["default"].target_modules or []
-    if not any(name in targets for name in EMBEDDING_LAYER_NAMES):
-        model.save_pretrained = functools.partial(model.save_pretrained, save_embedding_layers=False)
+    save, configs = model.save_pretrained, list(model.peft_config.values())
+
+    def save_pretrained(*args, **kwargs):
+        as_resolved = [c.target_modules for c in configs]
+        if not base_on_hub and not any(e in (c.target_modules or []) for c in configs for e in EMBEDDING_LAYER_NAMES):
+            kwargs.setdefault("save_embedding_layers", False)
+        try:
+            for c in configs:
+                if isinstance(c.target_modules, (set, frozenset)):
+                    c.target_modules = sorted(c.target_modules)
+            save(*args, **kwargs)
+        finally:  # the live model keeps the set PEFT made
+            for c, targets in zip(configs, as_resolved):
+                c.target_modules = targets
+
+    model.save_pretrained = save_pretrained
 
 
 def score_only_completions_on_cpu() -> None:
@@ -481,7 +478,7 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
 
     # 4. publish: the adapter, then what it learned and what it cost
     with atomic.output_dir(adapter_dir) as tmp:
-        save_adapter(trainer.model, tmp)
+        trainer.model.save_pretrained(tmp)
     if curve_dir is not None:
         curve_dir.mkdir(parents=True, exist_ok=True)
         write_steps_file(curve_dir)
