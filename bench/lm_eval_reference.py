@@ -1,9 +1,10 @@
 """lm-evaluation-harness as the reference for our MMLU scores (a development-only dependency).
 
 Runs lm-eval's `mmlu` task definition (same template, first-n shots from dev, log-likelihood of
-" A".." D") on MMLU CSVs from a local folder, with no hub: the CSVs are read by pandas here,
+" A".." D") or its `mmlu_continuation` (cloze: each choice's text as the continuation; acc and
+acc_norm) on MMLU CSVs from a local folder, with no hub: the CSVs are read by pandas here,
 independently of our own loader, and handed to lm-eval as a custom dataset. Returns records in
-the same form as `mmlu.evaluate`, so the two can be compared question by question.
+the same form as `mmlu.score.score_questions`, so the two can be compared question by question.
 """
 
 from __future__ import annotations
@@ -48,10 +49,47 @@ def task_config(data_dir: str | Path, subject: str) -> dict:
     }
 
 
+def cloze_task_config(data_dir: str | Path, subject: str) -> dict:
+    """lm-eval's mmlu_continuation task (tasks/mmlu/continuation/_continuation_template_yaml) for one
+    subject, with the metrics lm-eval gives a multiple-choice task (acc, acc_norm)."""
+    return {
+        "task": f"tradeoff_mmlu_cloze_{subject}",
+        "custom_dataset": partial(_read_subject, str(Path(data_dir).resolve()), subject),
+        "test_split": "test",
+        "fewshot_split": "dev",
+        "fewshot_config": {"sampler": "first_n"},
+        "output_type": "multiple_choice",
+        "description": f"The following are questions (with answers) about {subject.replace('_', ' ')}.\n\n",
+        "doc_to_text": "Question: {{question.strip()}}\nAnswer:",
+        "doc_to_choice": "{{[A, B, C, D]}}",
+        "doc_to_target": "{{['A', 'B', 'C', 'D'].index(answer.strip())}}",
+        "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True},
+                        {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}],
+        "metadata": {"version": 1.0},
+    }
+
+
+def _letters_record(subject: str, sample: dict) -> dict:
+    lls = [float(r[0]) for r in sample["filtered_resps"]]
+    return {"subject": subject, "index": sample["doc_id"], "gold": LETTERS[int(sample["target"])],
+            "pred": LETTERS[max(range(4), key=lambda j: lls[j])], "loglik": lls}
+
+
+def _cloze_record(subject: str, sample: dict) -> dict:
+    """lm-eval's own verdicts (acc, acc_norm) turned back into the letters they chose."""
+    lls = [float(r[0]) for r in sample["filtered_resps"]]
+    gold = int(sample["target"])
+    pred = max(range(4), key=lambda j: lls[j])
+    assert (pred == gold) == bool(sample["acc"])
+    return {"subject": subject, "index": sample["doc_id"], "gold": LETTERS[gold], "cloze_pred": LETTERS[pred],
+            "cloze_norm_correct": bool(sample["acc_norm"]), "cloze_loglik": lls}
+
+
 def evaluate(model_path: str, data_dir: str | Path, subjects: list[str], shots: int, limit: int | None = None,
              batch_size: int = 16, dtype: str = "float32", device: str = "cpu",
-             adapter: str | None = None) -> list[dict]:
-    """One record per question (subject, index, gold, pred, loglik), scored by lm-eval."""
+             adapter: str | None = None, fmt: str = "letters") -> list[dict]:
+    """One record per question scored by lm-eval: subject, index, gold, and for `fmt` letters the
+    pred and loglik, for cloze the cloze_pred, cloze_loglik and whether acc_norm counted it right."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
@@ -59,13 +97,10 @@ def evaluate(model_path: str, data_dir: str | Path, subjects: list[str], shots: 
     if adapter:
         model_args["peft"] = adapter
     results = lm_eval.simple_evaluate(
-        model="hf", model_args=model_args, tasks=[task_config(data_dir, s) for s in subjects], num_fewshot=shots,
+        model="hf", model_args=model_args, num_fewshot=shots,
+        tasks=[(task_config if fmt == "letters" else cloze_task_config)(data_dir, s) for s in subjects],
         batch_size=batch_size, device=device, limit=limit, log_samples=True, task_manager=TaskManager(),
         bootstrap_iters=0)
-    records = []
-    for subject in subjects:
-        for sample in sorted(results["samples"][f"tradeoff_mmlu_{subject}"], key=lambda s: s["doc_id"]):
-            lls = [float(r[0]) for r in sample["filtered_resps"]]
-            records.append({"subject": subject, "index": sample["doc_id"], "gold": LETTERS[int(sample["target"])],
-                            "pred": LETTERS[max(range(4), key=lambda j: lls[j])], "loglik": lls})
-    return records
+    prefix, record = ("tradeoff_mmlu", _letters_record) if fmt == "letters" else ("tradeoff_mmlu_cloze", _cloze_record)
+    return [record(subject, sample) for subject in subjects
+            for sample in sorted(results["samples"][f"{prefix}_{subject}"], key=lambda s: s["doc_id"])]

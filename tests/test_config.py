@@ -33,6 +33,12 @@ def test_shipped_params_are_valid(repo):
     (lambda p: p["eval_mmlu"].update(categories=["STEM", "art"]), "eval_mmlu.categories"),
     (lambda p: p["eval_mmlu"].update(shots=7), "an integer from 0 to 5"),
     (lambda p: p.pop("exp2"), "missing key 'exp2'"),
+    (lambda p: p["eval_mmlu"].update(format="essay"), "eval_mmlu.format = 'essay' is not allowed; expected one of letters"),
+    (lambda p: p["report"].update(forgetting_axis="cloze_kl"),
+     "report.forgetting_axis = 'cloze_kl' is a measure of the cloze format, which eval_mmlu.format = 'letters' does "
+     "not score; set eval_mmlu.format to cloze or both"),
+    (lambda p: p.update(eval_mmlu={**p["eval_mmlu"], "format": "cloze"}),
+     "report.forgetting_axis = 'mmlu' is a measure of the letters format"),
 ])
 def test_bad_params_name_the_file_and_the_key(tmp_path, params, edit, message):
     bad = copy.deepcopy(params)

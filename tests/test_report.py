@@ -75,7 +75,8 @@ def test_summary_and_plot_rows_carry_the_numbers_of_the_table():
 
     sql, result = _result()
     s = table.summary(result, {"exp1": 2e-4, "exp2": 5e-5})
-    assert s["base"] == {"ex": 25.0, "mmlu": 75.0}
+    # records with letters but no log-likelihoods: no calibrated view, the spread of the answers only
+    assert s["base"] == {"ex": 25.0, "mmlu": 75.0, "top_letter": "A", "top_letter_share": 75.0, "letter_entropy": 0.8113}
     assert s["exp1"]["d_ex"] == 50.0 and s["exp1"]["d_mmlu"] == -50.0 and s["exp1"]["lr"] == 2e-4
     assert s["exp1"]["d_ex_lo"] <= 50.0 <= s["exp1"]["d_ex_hi"]
     rows = {(r["model"], r["group"]): r for r in charts.ex_by_hardness(result)}

@@ -11,7 +11,10 @@ from . import TradeoffError, read_text
 
 CATEGORIES = ("STEM", "humanities", "social sciences", "other")
 ENGINES = ("cached", "plain")  # eval_sql.engine: tradeoff/spider/generate.py
-FORGETTING_AXES = ("mmlu", "gold_prob", "answers_changed", "kl")  # report.forgetting_axis: report/charts.py
+MMLU_FORMATS = ("letters", "cloze", "both")  # eval_mmlu.format: mmlu/score.py
+# report.forgetting_axis (report/charts.py): a measure of the letters, of the calibrated letters, or of cloze
+FORGETTING_AXES = ("mmlu", "gold_prob", "answers_changed", "kl", "mmlu_calibrated",
+                   "cloze", "cloze_norm", "cloze_gold_prob", "cloze_answers_changed", "cloze_kl")
 
 
 def _positive(x):
@@ -35,7 +38,8 @@ SCHEMA: dict = {
     "lr": ((float, int), _learning_rate, "a learning rate in (0, 1]"),
     "exp2": {"lr": ((float, int), _learning_rate, "a learning rate in (0, 1]")},
     "model": {
-        "name": ((str,), None, "`bundled`, a hub id (owner/name) or a local checkpoint folder"),
+        "name": ((str,), None, "`bundled`, `bundled-qwen`, `bundled-qwen-1.5b`, a hub id (owner/name) or a local "
+                               "checkpoint folder"),
         "dtype": ((str,), ("auto", "float32", "bfloat16", "float16"), None),
     },
     "data": {
@@ -92,6 +96,7 @@ SCHEMA: dict = {
         "batch_size": ((int,), _positive, "an integer > 0"),
         "chat_template": ((bool,), None, "true or false"),
         "category_map": ((str,), ("original", "lm_eval"), None),
+        "format": ((str,), MMLU_FORMATS, None),
     },
     "report": {
         "forgetting_axis": ((str,), FORGETTING_AXES, None),
@@ -164,6 +169,11 @@ def check(params: dict, source) -> dict:
     """params itself when every key is known and every value allowed; otherwise a TradeoffError
     naming `source` (a file, or where the values came from)."""
     _check(params, SCHEMA, "", source)
+    axis, fmt = params["report"]["forgetting_axis"], params["eval_mmlu"]["format"]
+    needs = "letters" if axis in ("mmlu", "gold_prob", "answers_changed", "kl", "mmlu_calibrated") else "cloze"
+    if fmt not in (needs, "both"):
+        raise TradeoffError(f"{source}: report.forgetting_axis = {axis!r} is a measure of the {needs} format, which "
+                            f"eval_mmlu.format = {fmt!r} does not score; set eval_mmlu.format to {needs} or both")
     return params
 
 

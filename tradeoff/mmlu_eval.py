@@ -2,7 +2,7 @@
 
     python -m tradeoff.mmlu_eval --model bundled --data /data/mmlu --shots 5 --limit 20 --out mmlu.json
 
-MODEL is `bundled`, `bundled-qwen`, a hub id or a local checkpoint folder; DATA is `sample`,
+MODEL is `bundled`, `bundled-qwen`, `bundled-qwen-1.5b`, a hub id or a local checkpoint folder; DATA is `sample`,
 hf:cais/mmlu or a folder of MMLU CSVs (dev/, test/). The JSON holds the summary (accuracy per
 category, per subject, macro average, overall, counts) and one record per question: subject,
 index in the subject's test file, gold, predicted letter, the four log-likelihoods.
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from . import TradeoffError, atomic, cli
-from .config import CATEGORIES
+from .config import CATEGORIES, MMLU_FORMATS
 from .mmlu import data, question, score
 from .model import load, obtain
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = cli.ArgumentParser(prog="python -m tradeoff.mmlu_eval", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--model", required=True, help="bundled | bundled-qwen | hub id | checkpoint folder")
+    p.add_argument("--model", required=True, help="bundled | bundled-qwen | bundled-qwen-1.5b | hub id | checkpoint folder")
     p.add_argument("--adapter", help="a LoRA adapter folder to apply to the model")
     p.add_argument("--data", default="sample", help="sample | hf:cais/mmlu | folder of MMLU CSVs (default: sample)")
     p.add_argument("--shots", type=int, default=5, help="few-shot examples from the dev split, 0-5 (default: 5)")
@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=cli.positive_int, default=16)
     p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
                    help="float32 on a CPU whatever is asked (default: auto)")
+    p.add_argument("--format", choices=MMLU_FORMATS, default="letters",
+                   help="letters (lm-eval mmlu) | cloze (lm-eval mmlu_continuation: acc, acc_norm) | both "
+                        "(default: letters)")
     p.add_argument("--chat-template", action="store_true", help="wrap each prompt in the model's chat template")
     p.add_argument("--models-dir", default=None,
                    help="where bundled models are converted (default: $TRADEOFF_MODELS_DIR or ~/.cache/tradeoff/models)")
@@ -65,7 +68,7 @@ def _score(args) -> None:
     identity = obtain.resolve(args.model, setting="--model")
     model, tokenizer = load.load_for_eval(identity, args.dtype, args.adapter)
     records, summary = score.score_model(model, tokenizer, questions, shots, args.shots, categories,
-                                         args.batch_size, args.chat_template)
+                                         args.batch_size, args.chat_template, args.format)
     summary["seconds"] = round(time.perf_counter() - start, 2)
     summary["model"] = {k: identity[k] for k in ("name", "kind", "sha256", "revision") if k in identity}
     summary["adapter"] = args.adapter

@@ -1,5 +1,8 @@
-"""lm-evaluation-harness's MMLU prompt: a header naming the subject, k shots from the subject's
-dev split, then the question, each as `question\nA. ...\nD. ...\nAnswer:`."""
+"""lm-evaluation-harness's two MMLU prompts: a header naming the subject, k shots from the
+subject's dev split, then the question.
+- letters (task `mmlu`): each question as `question\nA. ...\nD. ...\nAnswer:`, answered by a letter;
+- cloze (task `mmlu_continuation`): each question as `Question: question\nAnswer:`, answered by the
+  text of a choice (the shots show the gold choice's text)."""
 
 from __future__ import annotations
 
@@ -20,16 +23,32 @@ def build_prompt(q: Question, shots: list[Question], k: int) -> str:
     return header(q.subject) + "".join(f"{question_text(s)} {s.answer}\n\n" for s in shots[:k]) + question_text(q)
 
 
+def cloze_header(subject: str) -> str:
+    return f"The following are questions (with answers) about {subject.replace('_', ' ')}.\n\n"
+
+
+def cloze_question_text(q: Question) -> str:
+    return f"Question: {q.question.strip()}\nAnswer:"
+
+
+def build_cloze_prompt(q: Question, shots: list[Question], k: int) -> str:
+    """lm-eval's mmlu_continuation context: header, k shots each followed by ' {gold choice}\n\n', then
+    the question; each choice is then scored as the continuation ' {choice}'."""
+    return cloze_header(q.subject) + "".join(
+        f"{cloze_question_text(s)} {s.choices[LETTERS.index(s.answer)]}\n\n" for s in shots[:k]) + cloze_question_text(q)
+
+
 def apply_chat(tokenizer, prompt: str) -> str:
     return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                          add_generation_prompt=True)
 
 
 def fit_shots(tokenizer, q: Question, shots: list[Question], k: int, max_tokens: int | None,
-              chat: bool = False) -> tuple[str, int]:
-    """The prompt with as many of the k shots as fit the model's context, and that number."""
+              chat: bool = False, build=build_prompt) -> tuple[str, int]:
+    """The prompt `build` makes (letters by default) with as many of the k shots as fit the model's
+    context, and that number."""
     for n in range(k, -1, -1):
-        prompt = build_prompt(q, shots, n)
+        prompt = build(q, shots, n)
         if chat:
             prompt = apply_chat(tokenizer, prompt)
         # a token holds at least one byte, so a prompt shorter in bytes than the context fits

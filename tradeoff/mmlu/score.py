@@ -20,6 +20,7 @@ from .. import TradeoffError
 from .data import load_csv_dir, select
 from ..model import kv_cache
 from ..model.load import merged_where_exact
+from . import cloze
 from .prompt import fit_shots
 from .question import LETTERS, Question, category_map
 
@@ -87,36 +88,65 @@ def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, ad
     return out  # type: ignore[return-value]
 
 
+FORMATS = ("letters", "cloze", "both")  # eval_mmlu.format
+
+
+def _checked(lls: list[float], subject: str, q: Question) -> list[float]:
+    if not all(math.isfinite(x) for x in lls):
+        # max() over four NaNs would answer A every time: a broken model, not a result
+        raise TradeoffError(f"MMLU {subject} question {q.index}: the model's log-likelihoods are not "
+                            f"finite ({lls}); its weights or its arithmetic are broken")
+    return lls
+
+
+def _letters(model, tokenizer, subject, qs, shots, k, batch_size, chat, max_tokens, add_bos, bar) -> list[dict]:
+    fitted = [fit_shots(tokenizer, q, shots, k, max_tokens, chat) for q in qs]
+    scores = score_prompts(model, tokenizer, [p for p, _ in fitted], batch_size, add_bos, progress=bar)
+    return [{"pred": LETTERS[max(range(4), key=lambda j: lls[j])], "loglik": [round(x, 6) for x in lls],
+             "shots_dropped": k - used}
+            for q, (_, used), lls in zip(qs, fitted, (_checked(x, subject, q) for x, q in zip(scores, qs)))]
+
+
+def _cloze(model, tokenizer, subject, qs, shots, k, batch_size, chat, max_tokens, add_bos, bar) -> list[dict]:
+    fitted = [cloze.fit_cloze(tokenizer, q, shots, k, max_tokens, chat) for q in qs]
+    scores = cloze.score_contexts(model, tokenizer, [p for p, _ in fitted], [q.choices for q in qs], batch_size,
+                                  add_bos, progress=bar)
+    out = []
+    for q, (_, used), lls in zip(qs, fitted, scores):
+        pred, pred_norm = cloze.predictions(_checked(lls, subject, q), q.choices)
+        out.append({"cloze_pred": pred, "cloze_norm_pred": pred_norm, "cloze_loglik": [round(x, 6) for x in lls],
+                    "cloze_shots_dropped": k - used})
+    return out
+
+
 def score_questions(model, tokenizer, questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int,
-             batch_size: int = 16, chat: bool = False, max_tokens: int | None = None,
-             add_bos: bool = False) -> list[dict]:
-    """One record per question: subject, index, gold, predicted letter, the four log-likelihoods,
-    and how many shots were dropped to fit the context."""
+                    batch_size: int = 16, chat: bool = False, max_tokens: int | None = None,
+                    add_bos: bool = False, fmt: str = "letters") -> list[dict]:
+    """One record per question: subject, index, gold, and per format scored (`fmt`: letters,
+    cloze or both) the predicted letter(s), the four log-likelihoods and how many shots were
+    dropped to fit the context. Letters: pred, loglik, shots_dropped; cloze: cloze_pred (acc),
+    cloze_norm_pred (acc_norm), cloze_loglik, cloze_shots_dropped."""
     from tqdm.auto import tqdm
 
+    scorers = {"letters": [_letters], "cloze": [_cloze], "both": [_letters, _cloze]}[fmt]
     records = []
-    total = sum(len(v) for v in questions.values())
-    with tqdm(total=total, desc="MMLU", unit="q") as bar:
+    total = sum(len(v) for v in questions.values()) * len(scorers)
+    with tqdm(total=total, desc=f"MMLU ({fmt})", unit="q") as bar:
         for subject, qs in questions.items():
-            fitted = [fit_shots(tokenizer, q, shots.get(subject, []), k, max_tokens, chat) for q in qs]
-            scores = score_prompts(model, tokenizer, [p for p, _ in fitted], batch_size, add_bos, progress=bar)
-            for q, (_, used), lls in zip(qs, fitted, scores):
-                if not all(math.isfinite(x) for x in lls):
-                    # max() over four NaNs would answer A every time: a broken model, not a result
-                    raise TradeoffError(f"MMLU {subject} question {q.index}: the model's log-likelihoods are not "
-                                        f"finite ({lls}); its weights or its arithmetic are broken")
-                pred = LETTERS[max(range(4), key=lambda j: lls[j])]
-                records.append({"subject": subject, "index": q.index, "gold": q.answer, "pred": pred,
-                                "loglik": [round(x, 6) for x in lls], "shots_dropped": k - used})
+            parts = [scorer(model, tokenizer, subject, qs, shots.get(subject, []), k, batch_size, chat, max_tokens,
+                            add_bos, bar) for scorer in scorers]
+            for q, *fields in zip(qs, *parts):
+                record = {"subject": subject, "index": q.index, "gold": q.answer}
+                for f in fields:
+                    record.update(f)
+                records.append(record)
     return records
 
 
-def summarize(records: list[dict], categories: dict[str, str]) -> dict:
-    """Accuracy per subject, per category (question-weighted, as lm-eval aggregates), the macro
-    average over subjects and overall, with question counts."""
+def _accuracy(records: list[dict], categories: dict[str, str], pred_key: str) -> dict:
     by_subject: dict[str, list[int]] = {}
     for r in records:
-        by_subject.setdefault(r["subject"], []).append(int(r["pred"] == r["gold"]))
+        by_subject.setdefault(r["subject"], []).append(int(r[pred_key] == r["gold"]))
     subjects = {s: {"acc": sum(v) / len(v), "n": len(v), "category": categories.get(s, "other")}
                 for s, v in sorted(by_subject.items())}
     cats: dict[str, list[int]] = {}
@@ -127,10 +157,30 @@ def summarize(records: list[dict], categories: dict[str, str]) -> dict:
         "acc": sum(sum(v) for v in by_subject.values()) / n if n else None,
         "macro_acc": sum(x["acc"] for x in subjects.values()) / len(subjects) if subjects else None,
         "n": n,
-        "shots_dropped": sum(r.get("shots_dropped", 0) > 0 for r in records),
         "categories": {c: {"acc": sum(v) / len(v), "n": len(v)} for c, v in sorted(cats.items())},
         "subjects": subjects,
     }
+
+
+def summarize(records: list[dict], categories: dict[str, str]) -> dict:
+    """Accuracy per subject, per category (question-weighted, as lm-eval aggregates), the macro
+    average over subjects and overall, with question counts: of the letters at the top level when
+    they were scored, and of the cloze formulation under `cloze` (acc) and `cloze_norm` (acc_norm);
+    a cloze-only run has cloze's acc at the top level."""
+    letters = bool(records) and "pred" in records[0]
+    has_cloze = bool(records) and "cloze_pred" in records[0]
+    top = _accuracy(records, categories, "pred" if letters or not has_cloze else "cloze_pred")
+    dropped = "shots_dropped" if letters or not has_cloze else "cloze_shots_dropped"
+    summary = {**{k: top[k] for k in ("acc", "macro_acc", "n")},
+               "shots_dropped": sum(r.get(dropped, 0) > 0 for r in records),
+               "categories": top["categories"], "subjects": top["subjects"]}
+    if has_cloze:
+        if not letters:
+            summary["format"] = "cloze"
+        for name, key in (("cloze", "cloze_pred"), ("cloze_norm", "cloze_norm_pred")):
+            acc = _accuracy(records, categories, key)
+            summary[name] = {k: acc[k] for k in ("acc", "macro_acc", "n", "categories")}
+    return summary
 
 
 def check_shots(questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int) -> None:
@@ -143,14 +193,15 @@ def check_shots(questions: dict[str, list[Question]], shots: dict[str, list[Ques
 
 
 def score_model(model, tokenizer, questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int,
-          categories: dict[str, str], batch_size: int = 16, chat: bool = False) -> tuple[list[dict], dict]:
+                categories: dict[str, str], batch_size: int = 16, chat: bool = False,
+                fmt: str = "letters") -> tuple[list[dict], dict]:
     """Records and summary of one model, with lm-eval's settings for this model (context
     length, BOS for Gemma)."""
     check_shots(questions, shots, k)
     model = merged_where_exact(model)
     records = score_questions(model, tokenizer, questions, shots, k, batch_size, chat,
                        max_tokens=getattr(model.config, "max_position_embeddings", None),
-                       add_bos=wants_bos(model.config))
+                       add_bos=wants_bos(model.config), fmt=fmt)
     summary = summarize(records, categories)
     summary["shots"] = k
     return records, summary
@@ -164,4 +215,5 @@ def score_with_params(model, tokenizer, mmlu_root: Path, params: dict) -> tuple[
     questions, shots = load_csv_dir(mmlu_root, "test")
     keep = None if p["categories"] == "all" else p["categories"]
     questions = select(questions, categories, keep, p["limit_per_subject"])
-    return score_model(model, tokenizer, questions, shots, p["shots"], categories, p["batch_size"], p["chat_template"])
+    return score_model(model, tokenizer, questions, shots, p["shots"], categories, p["batch_size"], p["chat_template"],
+                       p.get("format", "letters"))

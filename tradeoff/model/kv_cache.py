@@ -36,3 +36,14 @@ def expand(cache, batch: int):
         out.update(layer.keys.expand(batch, -1, -1, -1).contiguous(),
                    layer.values.expand(batch, -1, -1, -1).contiguous(), i)
     return out
+
+
+def repeat_rows(cache, times: int):
+    """A new cache whose rows are each row of `cache` repeated `times` times in place (row i becomes
+    rows i*times .. i*times+times-1); `cache` itself is left as it is."""
+    from transformers import DynamicCache
+
+    out = DynamicCache()
+    for i, layer in enumerate(cache.layers):
+        out.update(layer.keys.repeat_interleave(times, dim=0), layer.values.repeat_interleave(times, dim=0), i)
+    return out

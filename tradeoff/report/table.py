@@ -11,7 +11,7 @@ from collections import Counter
 
 from ..config import CATEGORIES
 from ..spider.hardness import LEVELS as HARDNESS
-from . import forgetting
+from . import forgetting, views
 from .stats import discordant, mcnemar_exact, paired_bootstrap
 
 
@@ -68,6 +68,9 @@ def build(sql: dict[str, list[dict]], mmlu: dict[str, list[dict]], categories: d
     """The results as JSON: per model, each score with its interval, and per arm each delta
     against base with its interval and McNemar p-value."""
     models = list(sql)
+    lead = views.lead(mmlu["base"])
+    formats = {m: {v: views.view(mmlu[m], v) for v in views.available(mmlu[m])} for m in models}
+    mmlu = {m: formats[m][lead] for m in models}
     vectors = {m: {**_sql_vectors(sql[m]), **_mmlu_vectors(mmlu[m], categories)} for m in models}
     metrics = ["EX", *(f"EX {h}" for h in HARDNESS), *CATEGORIES, "overall"]
     result = {"models": {}, "n_boot": n_boot, "seed": seed,
@@ -99,7 +102,42 @@ def build(sql: dict[str, list[dict]], mmlu: dict[str, list[dict]], categories: d
     result["forgetting"] = {m: forgetting.by_category(mmlu["base"], mmlu[m], categories, n_boot, seed) for m in arms}
     result["subject_drops"] = {m: forgetting.subject_drops(mmlu["base"], mmlu[m], 5, n_boot, seed) for m in arms}
     result["sql_errors"] = {m: sql_error_classes(sql[m]) for m in models}
+    result["mmlu_lead"] = lead
+    result["formats"] = {v: _format_block(formats, v, n_boot, seed) for v in formats["base"]
+                         if all(v in formats[m] for m in models)}
     return result
+
+
+def _format_block(formats: dict[str, dict[str, list[dict]]], name: str, n_boot: int, seed: int) -> dict:
+    """One MMLU view (letters, calibrated letters, cloze, cloze per character) for every model:
+    overall accuracy with its interval, and for an arm the delta, its interval and McNemar p; the
+    spread of the answers over A-D; for an arm the finer forgetting measures (where the view has
+    log-scores) and the largest per-subject drops."""
+    base = formats["base"][name]
+    block: dict = {"accuracy": {}, "answers": {}, "forgetting": {}, "subject_drops": {}}
+    for m, by_view in formats.items():
+        arm = by_view[name]
+        keys = sorted({(r["subject"], r["index"]) for r in base} & {(r["subject"], r["index"]) for r in arm})
+        hit_b = _hits(base, keys)
+        hit_a = _hits(arm, keys)
+        ci = paired_bootstrap(hit_b, hit_a, n_boot, seed)
+        entry = {"score": sum(hit_a) / len(keys) if keys else None, "ci": ci["arm"], "n": len(keys)}
+        if m != "base" and keys:
+            b, c = discordant(hit_b, hit_a)
+            lo, hi = ci["delta"]
+            entry.update({"delta": (sum(hit_a) - sum(hit_b)) / len(keys), "delta_ci": (lo, hi),
+                          "mcnemar_p": mcnemar_exact(b, c), "delta_covers_zero": lo <= 0 <= hi})
+            if "loglik" in arm[0]:
+                block["forgetting"][m] = forgetting.measures(base, arm, None, n_boot, seed)
+            block["subject_drops"][m] = forgetting.subject_drops(base, arm, 5, n_boot, seed)
+        block["accuracy"][m] = entry
+        block["answers"][m] = views.answer_distribution(arm)
+    return block
+
+
+def _hits(records: list[dict], keys: list[tuple]) -> list[int]:
+    by_key = {(r["subject"], r["index"]): r for r in records}
+    return [int(by_key[k]["pred"] == by_key[k]["gold"]) for k in keys]
 
 
 ERROR_CLASSES = ("unknown column", "unknown table", "syntax", "timeout", "other error", "wrong result")
@@ -185,8 +223,43 @@ def markdown(result: dict) -> str:
     if levels:
         lines += ["", "Spider EX by hardness (the official levels):", ""]
         lines += _table(result, [(f"EX {h}", f"{h} ({base[f'EX {h}']['n']})") for h in levels])
-    lines += _forgetting_lines(result) + _error_lines(result)
+    lines += _forgetting_lines(result) + _format_lines(result) + _error_lines(result)
     return "\n".join(lines) + "\n"
+
+
+def _format_lines(result: dict) -> list[str]:
+    """MMLU read each way the records allow, side by side; the spread of each model's answers over
+    the letters; the finer measures of each format beyond the lead one."""
+    formats = result.get("formats") or {}
+    if not formats:
+        return []
+    names = list(formats)
+    lines = ["", "MMLU read each way the scores allow (overall, %, 95% interval; Δ against base). Calibrated: each "
+             "model's own preference among the letters removed before its answer is taken (contextual calibration "
+             "estimated over all its questions); a letter drop that calibration removes is a collapse onto a letter, "
+             "not lost knowledge:", "",
+             "| model | " + " | ".join(views.TITLES[v] for v in names) + " |", "|---|" + "---|" * len(names)]
+    for m in formats[names[0]]["accuracy"]:
+        lines.append(f"| {m} | " + " | ".join(_cell(m, formats[v]["accuracy"][m]) for v in names) + " |")
+    lines += ["", "How the answers spread over A-D (% of questions; entropy in bits, 2 = even):", "",
+              "| model | format | A | B | C | D | entropy |", "|---|---|---|---|---|---|---|"]
+    gold = None
+    for v in names:
+        for m, d in formats[v]["answers"].items():
+            gold = d["gold_shares"]
+            lines.append(f"| {m} | {views.TITLES[v]} | " + " | ".join(_pct(d["shares"][x]) for x in "ABCD") +
+                         f" | {d['entropy_bits']:.2f} |")
+    if gold:
+        lines.append("| gold | | " + " | ".join(_pct(gold[x]) for x in "ABCD") + " | |")
+    for v in names:
+        if v == result.get("mmlu_lead"):
+            continue  # its finer measures are above
+        for m, e in formats[v]["forgetting"].items():
+            lo, hi = e["gold_prob_delta_ci"]
+            lines.append(f"- {m}, {views.TITLES[v]}: probability of the gold choice {_pct(e['gold_prob_base'])} → "
+                         f"{_pct(e['gold_prob'])} (Δ {_signed(e['gold_prob_delta'])} [{_signed(lo)}, {_signed(hi)}]), "
+                         f"answers changed {_pct(e['answers_changed'])}%, KL {e['kl']:.4f}")
+    return lines
 
 
 def _forgetting_lines(result: dict) -> list[str]:
@@ -265,7 +338,41 @@ def summary(result: dict, lrs: dict[str, float]) -> dict:
                 entry["d_gold_prob"] = as_percent(fg["gold_prob_delta"])
                 entry["answers_changed"] = as_percent(fg["answers_changed"])
                 entry["kl"] = round(fg["kl"], 5)
+        entry.update(format_fields(result, m))
         out[m] = entry
+    return out
+
+
+# eval_mmlu's views -> the names of their fields in the summary and the plane's rows
+FORMAT_FIELDS = {"letters_calibrated": "mmlu_calibrated", "cloze": "cloze", "cloze_norm": "cloze_norm"}
+
+
+def format_fields(result: dict, m: str) -> dict:
+    """Model `m`'s figures from the MMLU views beyond the lead (in points): the score of each
+    (mmlu_calibrated, cloze, cloze_norm) and for an arm its delta with interval (d_…, d_…_lo/hi);
+    the cloze format's finer measures (d_cloze_gold_prob, cloze_answers_changed, cloze_kl); and the
+    spread of the lead format's answers (top_letter, top_letter_share, letter_entropy)."""
+    formats = result.get("formats") or {}
+    out = {}
+    lead = result.get("mmlu_lead", "letters")
+    if lead in formats:
+        d = formats[lead]["answers"][m]
+        out.update({"top_letter": d["top"], "top_letter_share": as_percent(d["top_share"]),
+                    "letter_entropy": round(d["entropy_bits"], 4)})
+    for view, name in FORMAT_FIELDS.items():
+        if view not in formats:
+            continue
+        e = formats[view]["accuracy"][m]
+        out[name] = as_percent(e["score"])
+        if m != "base":
+            out[f"d_{name}"] = as_percent(e["delta"])
+            out[f"d_{name}_lo"], out[f"d_{name}_hi"] = (as_percent(x) for x in e["delta_ci"])
+    if m != "base" and "cloze" in formats and m in formats["cloze"]["forgetting"]:
+        fg = formats["cloze"]["forgetting"][m]
+        out.update({"d_cloze_gold_prob": as_percent(fg["gold_prob_delta"]),
+                    "d_cloze_gold_prob_lo": as_percent(fg["gold_prob_delta_ci"][0]),
+                    "d_cloze_gold_prob_hi": as_percent(fg["gold_prob_delta_ci"][1]),
+                    "cloze_answers_changed": as_percent(fg["answers_changed"]), "cloze_kl": round(fg["kl"], 5)})
     return out
 
 
