@@ -147,3 +147,28 @@ def test_table_shows_ex_per_hardness_with_deltas_and_other_only_when_scored():
                        n_boot=50)
     assert "| MMLU other |" in table.markdown(two) and two["models"]["exp1"]["other"]["delta"] == 1.0
     assert two["models"]["exp1"]["overall"]["n"] == 2
+
+
+def test_vectorised_bootstrap_gives_the_plain_loops_bits():
+    """The resampled indices are drawn once per size and the means summed as Python's sum() does:
+    every interval equal, bit for bit, to the per-call loop the report used before (ints and floats)."""
+    import random
+
+    from tradeoff.report.stats import paired_bootstrap
+
+    def plain(base, arm, n_boot, seed):
+        rng, n = random.Random(seed), len(base)
+        mb, ma = [], []
+        for _ in range(n_boot):
+            idx = [rng.randrange(n) for _ in range(n)]
+            mb.append(sum(base[i] for i in idx) / n)
+            ma.append(sum(arm[i] for i in idx) / n)
+        iv = lambda xs: (sorted(xs)[int(0.025 * (n_boot - 1))], sorted(xs)[int(math.ceil(0.975 * (n_boot - 1)))])  # noqa: E731
+        return {"base": iv(mb), "arm": iv(ma), "delta": iv([a - b for a, b in zip(mb, ma)])}
+
+    rng = random.Random(5)
+    for n in (1, 3, 250):
+        ints = [rng.randrange(2) for _ in range(n)], [rng.randrange(2) for _ in range(n)]
+        floats = [rng.random() for _ in range(n)], [rng.random() / 3 for _ in range(n)]
+        for base, arm in (ints, floats):
+            assert paired_bootstrap(base, arm, 300, 7) == plain(base, arm, 300, 7)
