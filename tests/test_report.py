@@ -164,7 +164,7 @@ def test_vectorised_bootstrap_gives_the_plain_loops_bits():
             mb.append(sum(base[i] for i in idx) / n)
             ma.append(sum(arm[i] for i in idx) / n)
         iv = lambda xs: (sorted(xs)[int(0.025 * (n_boot - 1))], sorted(xs)[int(math.ceil(0.975 * (n_boot - 1)))])  # noqa: E731
-        return {"base": iv(mb), "arm": iv(ma), "delta": iv([a - b for a, b in zip(mb, ma)])}
+        return {"base": iv(mb), "arm": iv(ma), "delta": iv([a - b for b, a in zip(mb, ma)])}
 
     rng = random.Random(5)
     for n in (1, 3, 250):
