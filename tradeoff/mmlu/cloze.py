@@ -66,9 +66,11 @@ def _question_pass(model, ids_rows: list[list[int]], p_len: int, prefix_cache, p
     return last, kv_cache.returned_cache(out), mask, nxt
 
 
-def _continuation_pass(model, conts: list[list[int]], cache, mask, nxt: list[int], pad: int) -> list[float]:
+def _continuation_pass(model, conts: list[list[int]], cache, mask, nxt: list[int], pad: int,
+                       rows_of: list[int]) -> list[float]:
     """Sum of log-probabilities of every continuation token after the first (the question pass
-    scored the first), all four continuations of each question in one batch on its cache."""
+    scored the first), all four continuations of each question in one batch on its cache; the
+    questions are the rows `rows_of` of the question pass (`conts` holds their four each)."""
     import torch
 
     device = next(model.parameters()).device
@@ -83,9 +85,9 @@ def _continuation_pass(model, conts: list[list[int]], cache, mask, nxt: list[int
     for r, toks in enumerate(rows):
         ids[r, :len(toks)] = torch.tensor(toks, dtype=torch.long)
         cmask[r, :len(toks)] = 1
-        pos[r] = torch.arange(nxt[r // 4], nxt[r // 4] + width)
-    full_mask = torch.cat([mask.repeat_interleave(4, dim=0), cmask], dim=1)
-    kwargs = {kv_cache.cache_kwarg(model): kv_cache.repeat_rows(cache, 4)}
+        pos[r] = torch.arange(nxt[rows_of[r // 4]], nxt[rows_of[r // 4]] + width)
+    full_mask = torch.cat([mask[rows_of].repeat_interleave(4, dim=0), cmask], dim=1)
+    kwargs = {kv_cache.cache_kwarg(model): kv_cache.repeat_rows(cache, 4, rows_of)}
     logits = model(input_ids=ids.to(device), attention_mask=full_mask.to(device), position_ids=pos.to(device),
                    use_cache=True, **kwargs).logits
     sums = []
@@ -116,8 +118,12 @@ def score_contexts(model, tokenizer, contexts: list[str], choices: list[tuple[st
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             last, cache, mask, nxt = _question_pass(model, [ctx[i][p_len:] for i in idx], p_len, prefix_cache, pad)
-            flat = [conts[i][j] for i in idx for j in range(4)]
-            rest = _continuation_pass(model, flat, cache, mask, nxt, pad)
+            rest = []
+            group = max(1, batch_size // 4)  # four rows a question: the continuation batch stays batch_size rows
+            for g in range(0, len(idx), group):
+                rows_of = list(range(g, min(g + group, len(idx))))
+                flat = [conts[idx[row]][j] for row in rows_of for j in range(4)]
+                rest += _continuation_pass(model, flat, cache, mask, nxt, pad, rows_of)
             for row, i in enumerate(idx):
                 out[i] = [(last[row, conts[i][j][0]].item() if conts[i][j] else 0.0) + rest[4 * row + j]
                           for j in range(4)]

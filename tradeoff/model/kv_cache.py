@@ -38,12 +38,17 @@ def expand(cache, batch: int):
     return out
 
 
-def repeat_rows(cache, times: int):
-    """A new cache whose rows are each row of `cache` repeated `times` times in place (row i becomes
-    rows i*times .. i*times+times-1); `cache` itself is left as it is."""
+def repeat_rows(cache, times: int, rows: list[int] | None = None):
+    """A new cache of the chosen `rows` of `cache` (all by default), each repeated `times` times in
+    place (the k-th chosen row becomes rows k*times .. k*times+times-1); `cache` is left as it is."""
+    import torch
     from transformers import DynamicCache
 
     out = DynamicCache()
     for i, layer in enumerate(cache.layers):
-        out.update(layer.keys.repeat_interleave(times, dim=0), layer.values.repeat_interleave(times, dim=0), i)
+        keys, values = layer.keys, layer.values
+        if rows is not None:
+            pick = torch.tensor(rows, device=keys.device)
+            keys, values = keys.index_select(0, pick), values.index_select(0, pick)
+        out.update(keys.repeat_interleave(times, dim=0), values.repeat_interleave(times, dim=0), i)
     return out
