@@ -30,43 +30,38 @@ def _read_subject(data_dir: str, subject: str, **_):
     return datasets.DatasetDict({"test": read("test"), "dev": read("dev")})
 
 
-def task_config(data_dir: str | Path, subject: str) -> dict:
-    """lm-eval's default mmlu task (tasks/mmlu/default/_default_template_yaml) for one subject."""
+def _task(name: str, data_dir: str | Path, subject: str, description: str, doc_to_text: str, doc_to_choice,
+          metrics: tuple[str, ...]) -> dict:
+    """An lm-eval multiple-choice task over one subject's CSVs: first-n shots from dev, gold from the letter."""
     return {
-        "task": f"tradeoff_mmlu_{subject}",
+        "task": f"{name}_{subject}",
         "custom_dataset": partial(_read_subject, str(Path(data_dir).resolve()), subject),
         "test_split": "test",
         "fewshot_split": "dev",
         "fewshot_config": {"sampler": "first_n"},
         "output_type": "multiple_choice",
-        "description": f"The following are multiple choice questions (with answers) about "
-                       f"{subject.replace('_', ' ')}.\n\n",
-        "doc_to_text": "{{question.strip()}}\nA. {{A}}\nB. {{B}}\nC. {{C}}\nD. {{D}}\nAnswer:",
-        "doc_to_choice": list(LETTERS),
+        "description": description,
+        "doc_to_text": doc_to_text,
+        "doc_to_choice": doc_to_choice,
         "doc_to_target": "{{['A', 'B', 'C', 'D'].index(answer.strip())}}",
-        "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
+        "metric_list": [{"metric": m, "aggregation": "mean", "higher_is_better": True} for m in metrics],
         "metadata": {"version": 1.0},
     }
+
+
+def task_config(data_dir: str | Path, subject: str) -> dict:
+    """lm-eval's default mmlu task (tasks/mmlu/default/_default_template_yaml) for one subject."""
+    return _task("tradeoff_mmlu", data_dir, subject,
+                 f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n",
+                 "{{question.strip()}}\nA. {{A}}\nB. {{B}}\nC. {{C}}\nD. {{D}}\nAnswer:", list(LETTERS), ("acc",))
 
 
 def cloze_task_config(data_dir: str | Path, subject: str) -> dict:
     """lm-eval's mmlu_continuation task (tasks/mmlu/continuation/_continuation_template_yaml) for one
     subject, with the metrics lm-eval gives a multiple-choice task (acc, acc_norm)."""
-    return {
-        "task": f"tradeoff_mmlu_cloze_{subject}",
-        "custom_dataset": partial(_read_subject, str(Path(data_dir).resolve()), subject),
-        "test_split": "test",
-        "fewshot_split": "dev",
-        "fewshot_config": {"sampler": "first_n"},
-        "output_type": "multiple_choice",
-        "description": f"The following are questions (with answers) about {subject.replace('_', ' ')}.\n\n",
-        "doc_to_text": "Question: {{question.strip()}}\nAnswer:",
-        "doc_to_choice": "{{[A, B, C, D]}}",
-        "doc_to_target": "{{['A', 'B', 'C', 'D'].index(answer.strip())}}",
-        "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True},
-                        {"metric": "acc_norm", "aggregation": "mean", "higher_is_better": True}],
-        "metadata": {"version": 1.0},
-    }
+    return _task("tradeoff_mmlu_cloze", data_dir, subject,
+                 f"The following are questions (with answers) about {subject.replace('_', ' ')}.\n\n",
+                 "Question: {{question.strip()}}\nAnswer:", "{{[A, B, C, D]}}", ("acc", "acc_norm"))
 
 
 def _letters_record(subject: str, sample: dict) -> dict:
