@@ -10,8 +10,6 @@ more, and its four continuations then read that cache together in one forward pa
 
 from __future__ import annotations
 
-import math
-
 from ..model import kv_cache
 from .prompt import build_cloze_prompt, fit_shots
 from .question import LETTERS, Question
@@ -48,22 +46,17 @@ def _question_pass(model, ids_rows: list[list[int]], p_len: int, prefix_cache, p
     import torch
 
     device = next(model.parameters()).device
-    width = max(len(s) for s in ids_rows)
     n = len(ids_rows)
-    ids = torch.full((n, width), pad, dtype=torch.long)
-    mask = torch.zeros((n, p_len + width), dtype=torch.long)
-    mask[:, :p_len] = 1
-    pos = torch.full((n, width), p_len, dtype=torch.long)
-    for row, s in enumerate(ids_rows):
-        ids[row, width - len(s):] = torch.tensor(s)
-        mask[row, p_len + width - len(s):] = 1
-        pos[row, width - len(s):] = torch.arange(p_len, p_len + len(s))
+    ids, mask, pos = kv_cache.left_padded(ids_rows, p_len, pad)
     kwargs = {kv_cache.cache_kwarg(model): kv_cache.expand(prefix_cache, n)} if prefix_cache is not None else {}
     out = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=pos.to(device),
                 use_cache=True, logits_to_keep=1, **kwargs)
-    last = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+    last = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
     nxt = [p_len + len(s) for s in ids_rows]
     return last, kv_cache.returned_cache(out), mask, nxt
+
+
+_FLOAT_BUDGET = 2 ** 28  # float32 logits per chunk of rows (1 GiB)
 
 
 def _continuation_pass(model, conts: list[list[int]], cache, mask, nxt: list[int], pad: int,
@@ -90,14 +83,16 @@ def _continuation_pass(model, conts: list[list[int]], cache, mask, nxt: list[int
     kwargs = {kv_cache.cache_kwarg(model): kv_cache.repeat_rows(cache, 4, rows_of)}
     logits = model(input_ids=ids.to(device), attention_mask=full_mask.to(device), position_ids=pos.to(device),
                    use_cache=True, **kwargs).logits
-    sums = []
-    for r, c in enumerate(conts):  # one row at a time: a float32 copy of every row's logits can be gigabytes
-        if len(c) < 2:
-            sums.append(0.0)
-            continue
-        lp = torch.log_softmax(logits[r, : len(c) - 1].float(), dim=-1)
-        sums.append(lp.gather(1, torch.tensor(c[1:], device=device)[:, None]).sum().item())
-    return sums
+    targets = torch.zeros((n, width), dtype=torch.long)
+    for r, c in enumerate(conts):
+        targets[r, :len(c) - 1] = torch.tensor(c[1:], dtype=torch.long)
+    targets, keep = targets.to(device), cmask.bool().to(device)
+    sums = torch.zeros(n, dtype=torch.float32, device=device)
+    step = max(1, _FLOAT_BUDGET // (width * logits.shape[-1]))  # a float32 copy of all rows' logits can be gigabytes
+    for r in range(0, n, step):
+        lp = torch.log_softmax(logits[r:r + step].float(), dim=-1).gather(2, targets[r:r + step, :, None])[..., 0]
+        sums[r:r + step] = torch.where(keep[r:r + step], lp, 0.0).sum(dim=1)
+    return sums.cpu().tolist()  # one copy to the host: a sync per row kept the GPU idle
 
 
 def score_contexts(model, tokenizer, contexts: list[str], choices: list[tuple[str, ...]], batch_size: int = 16,
@@ -140,6 +135,3 @@ def predictions(lls: list[float], choices: tuple[str, ...]) -> tuple[str, str]:
     best_norm = max(range(4), key=lambda j: norm[j])
     return LETTERS[best], LETTERS[best_norm]
 
-
-def finite(lls: list[float]) -> bool:
-    return all(math.isfinite(x) for x in lls)

@@ -65,16 +65,8 @@ def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, ad
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             suffixes = [enc[i][p_len:] for i in idx]
-            width = max(len(s) for s in suffixes)
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), p_len + width), dtype=torch.long)
-            mask[:, :p_len] = 1
-            pos = torch.full((len(idx), width), p_len, dtype=torch.long)
-            for row, s in enumerate(suffixes):  # left padding: every prompt ends at the last column
-                ids[row, width - len(s):] = torch.tensor(s)
-                mask[row, p_len + width - len(s):] = 1
-                pos[row, width - len(s):] = torch.arange(p_len, p_len + len(s))
+            ids, mask, pos = kv_cache.left_padded(suffixes, p_len, pad)
             kwargs = {}
             if prefix_cache is not None:
                 kwargs[cache_kw] = kv_cache.expand(prefix_cache, len(idx))
