@@ -88,6 +88,25 @@ def test_conversion_takes_special_tokens_from_the_gguf_metadata(bundled):
     assert model.config.eos_token_id == model.generation_config.eos_token_id == 2 and model.config.pad_token_id == 2
 
 
+# Token ids llama.cpp (llama-cpp-python 0.3.36) gives for these strings from SmolLM2's GGUF: a run
+# of whitespace before a digit is where transformers' own GGUF conversion differed
+LLAMA_CPP_SMOLLM2_IDS = {
+    "Answer: A\n\n3 Cl": [21350, 42, 330, 1116, 35, 1661],
+    "x =  12345\n\t 7": [104, 446, 256, 33, 34, 35, 36, 37, 3354, 216, 39],
+    "1997  2024\n\n\n0.5": [33, 41, 41, 39, 256, 34, 32, 34, 36, 16506, 32, 30, 37],
+    "SELECT count(*) FROM t WHERE a > 10 LIMIT 3": [23428, 985, 12905, 25, 18451, 252, 28531, 253, 2986, 216, 33, 32,
+                                                    35873, 216, 35],
+}
+
+
+def test_the_converted_tokenizer_splits_text_as_llama_cpp_does(bundled):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(obtain.model_path(bundled))
+    assert obtain.gguf_pre_tokenizer(obtain.bundled_gguf_path()) == "smollm"
+    assert {s: tok(s, add_special_tokens=False)["input_ids"] for s in LLAMA_CPP_SMOLLM2_IDS} == LLAMA_CPP_SMOLLM2_IDS
+
+
 def test_a_folder_converted_by_an_older_recipe_is_converted_again(bundled, tmp_path, monkeypatch):
     monkeypatch.setenv("TRADEOFF_MODELS_DIR", str(tmp_path))
     calls = []

@@ -176,7 +176,8 @@ def _check_sha256(path: Path, spec: dict, shown_as: Path | None = None) -> None:
 
 
 # Bump when convert_gguf changes what it writes: folders converted by an older recipe are redone.
-CONVERSION = 2
+# 3: SmolLM2's tokenizer isolates digits before GPT-2's regex (match_pre_tokenizer).
+CONVERSION = 3
 
 
 GGUF_SPECIAL_TOKENS = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id",
@@ -202,6 +203,33 @@ def pin_special_tokens(tokenizer, model, ids: dict[str, int]) -> None:
         if name != "unk":
             for config in (model.config, model.generation_config):
                 setattr(config, f"{name}_token_id", token_id)
+
+
+# llama.cpp's pre-tokenizers (llama-vocab.cpp) that isolate every digit before GPT-2's regex, as the
+# original tokenizer.json of these models does (Digits(individual_digits) then ByteLevel)
+DIGITS_FIRST = {"smollm", "starcoder", "refact", "codeshell"}
+
+
+def gguf_pre_tokenizer(gguf: Path) -> str | None:
+    """The pre-tokenizer a GGUF file names (`tokenizer.ggml.pre`: smollm, qwen2, ...), if any."""
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(gguf)).fields.get("tokenizer.ggml.pre")
+    return bytes(field.parts[field.data[0]]).decode() if field else None
+
+
+def match_pre_tokenizer(tokenizer, pre: str | None) -> None:
+    """Give the tokenizer the pre-tokenizer the GGUF file names. transformers (5.17 and 5.24) converts
+    a GGUF `gpt2` tokenizer with GPT-2's pre-tokenizer whatever `tokenizer.ggml.pre` says; SmolLM2's
+    (`smollm`) isolates each digit first, as its original tokenizer and llama.cpp do. Without that
+    a run of whitespace before a digit splits otherwise ("\\n\\n3": \\n,\\n,3 instead of \\n\\n,3), which
+    MMLU's 5-shot prompts meet wherever a question starts with a number."""
+    if pre in DIGITS_FIRST:
+        from tokenizers import pre_tokenizers
+
+        tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)])
 
 
 @contextmanager
@@ -242,8 +270,9 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         log.info("conversion 2/3: dequantizing the weights to float32")
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-        special = gguf_special_token_ids(gguf)
+        special, pre = gguf_special_token_ids(gguf), gguf_pre_tokenizer(gguf)
     pin_special_tokens(tokenizer, model, special)
+    match_pre_tokenizer(tokenizer, pre)
     # transformers refuses to save a model while its GGUF quantizer is attached; the weights are
     # already dequantized, so detaching it loses nothing
     model.hf_quantizer = None
