@@ -3,9 +3,13 @@ adapter, on one task's prepared data, and write the records and the summary."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from . import atomic
+from .timing import log_phases, phase
+
+log = logging.getLogger(__name__)
 from .cli import parser, run
 from .model.load import load_prepared
 
@@ -23,9 +27,12 @@ def evaluation_stage(doc: str, score_with_params, task_folder: str) -> None:
     def main(args, params):
         atomic.check_writable(args.out, args.metrics)
         adapter = None if args.adapter == "none" else args.adapter
-        model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], adapter)
+        with phase("load model"):
+            model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], adapter)
         records, summary = score_with_params(model, tokenizer, args.data / task_folder, params)
-        atomic.write_jsonl(args.out, records)
-        atomic.write_json(args.metrics, summary)
+        with phase("write"):
+            atomic.write_jsonl(args.out, records)
+            atomic.write_json(args.metrics, summary)
+        log_phases(log, f"{task_folder}: time by phase")
 
     run(main, p.parse_args())

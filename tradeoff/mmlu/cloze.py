@@ -11,6 +11,7 @@ more, and its four continuations then read that cache together in one forward pa
 from __future__ import annotations
 
 from ..model import kv_cache
+from ..timing import phase
 from .prompt import build_cloze_prompt, fit_shots
 from .question import LETTERS, Question
 
@@ -101,13 +102,14 @@ def score_contexts(model, tokenizer, contexts: list[str], choices: list[tuple[st
     that share a prefix (a subject's header and shots) reuse its key/value cache."""
     import torch
 
-    ctx, conts = encode_pairs(tokenizer, contexts, choices, add_bos)
+    with phase("tokenize"):
+        ctx, conts = encode_pairs(tokenizer, contexts, choices, add_bos)
     p_len = min(kv_cache.common_prefix_len(ctx), min(len(e) for e in ctx) - 1)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     out: list[list[float] | None] = [None] * len(contexts)
     order = sorted(range(len(contexts)), key=lambda i: -len(ctx[i]))
-    with torch.inference_mode():
+    with torch.inference_mode(), phase("forward"):
         prefix_cache = kv_cache.returned_cache(model(torch.tensor([ctx[0][:p_len]], device=device),
                                                      use_cache=True)) if p_len else None
         for start in range(0, len(order), batch_size):

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 from .. import TradeoffError
+from ..timing import phase
 from .data import load_csv_dir, select
 from ..model import kv_cache
 from ..model.load import merged_where_exact
@@ -50,7 +51,8 @@ def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, ad
     import torch
 
     letters = torch.tensor(letter_token_ids(tokenizer))
-    enc = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    with phase("tokenize"):
+        enc = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     if add_bos and tokenizer.bos_token_id is not None:
         enc = [[tokenizer.bos_token_id] + e for e in enc]
     # lm-eval scores the continuation as whole[len(context):]; check that " A" is one token there
@@ -59,7 +61,7 @@ def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, ad
     prefix = torch.tensor([enc[0][:p_len]], device=device)
     out: list[list[float] | None] = [None] * len(prompts)
     order = sorted(range(len(prompts)), key=lambda i: -len(enc[i]))
-    with torch.inference_mode():
+    with torch.inference_mode(), phase("forward"):
         cache_kw = kv_cache.cache_kwarg(model)
         prefix_cache = kv_cache.returned_cache(model(prefix, use_cache=True)) if p_len else None
         for start in range(0, len(order), batch_size):
@@ -92,7 +94,8 @@ def _checked(lls: list[float], subject: str, q: Question) -> list[float]:
 
 
 def _letters(model, tokenizer, subject, qs, shots, k, batch_size, chat, max_tokens, add_bos, bar) -> list[dict]:
-    fitted = [fit_shots(tokenizer, q, shots, k, max_tokens, chat) for q in qs]
+    with phase("prompts"):
+        fitted = [fit_shots(tokenizer, q, shots, k, max_tokens, chat) for q in qs]
     scores = score_prompts(model, tokenizer, [p for p, _ in fitted], batch_size, add_bos, progress=bar)
     return [{"pred": LETTERS[max(range(4), key=lambda j: lls[j])], "loglik": [round(x, 6) for x in lls],
              "shots_dropped": k - used}
@@ -100,7 +103,8 @@ def _letters(model, tokenizer, subject, qs, shots, k, batch_size, chat, max_toke
 
 
 def _cloze(model, tokenizer, subject, qs, shots, k, batch_size, chat, max_tokens, add_bos, bar) -> list[dict]:
-    fitted = [cloze.fit_cloze(tokenizer, q, shots, k, max_tokens, chat) for q in qs]
+    with phase("prompts"):
+        fitted = [cloze.fit_cloze(tokenizer, q, shots, k, max_tokens, chat) for q in qs]
     scores = cloze.score_contexts(model, tokenizer, [p for p, _ in fitted], [q.choices for q in qs], batch_size,
                                   add_bos, progress=bar)
     out = []
@@ -190,7 +194,8 @@ def score_model(model, tokenizer, questions: dict[str, list[Question]], shots: d
     """Records and summary of one model, with lm-eval's settings for this model (context
     length, BOS for Gemma)."""
     check_shots(questions, shots, k)
-    model = merged_where_exact(model)
+    with phase("merge adapter"):
+        model = merged_where_exact(model)
     records = score_questions(model, tokenizer, questions, shots, k, batch_size, chat,
                        max_tokens=getattr(model.config, "max_position_embeddings", None),
                        add_bos=wants_bos(model.config), fmt=fmt)
@@ -204,7 +209,8 @@ def score_with_params(model, tokenizer, mmlu_root: Path, params: dict) -> tuple[
     categories, limit, shots and batch of `params` (as the eval_mmlu and curve stages score)."""
     p = params["eval_mmlu"]
     categories = category_map(p["category_map"])
-    questions, shots = load_csv_dir(mmlu_root, "test")
+    with phase("read data"):
+        questions, shots = load_csv_dir(mmlu_root, "test")
     keep = None if p["categories"] == "all" else p["categories"]
     questions = select(questions, categories, keep, p["limit_per_subject"])
     return score_model(model, tokenizer, questions, shots, p["shots"], categories, p["batch_size"], p["chat_template"],

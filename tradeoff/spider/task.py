@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from .. import TradeoffError
+from ..timing import phase
 from . import metric, prompt
 from .data import database_path, load_split
 from ..model.load import merged_where_exact
@@ -29,19 +30,23 @@ def score_model(model, tokenizer, examples: list[dict], spider_root: Path, sampl
              batch_size: int, max_new_tokens: int, timeout_s: float, keep_distinct: bool,
              workers: int | None, engine: str = "cached") -> tuple[list[dict], dict]:
     """Prediction records (one per example) and the EX summary."""
-    texts = prompts(tokenizer, examples, spider_root, sample_rows, max_prompt_tokens)
+    with phase("prompts"):
+        texts = prompts(tokenizer, examples, spider_root, sample_rows, max_prompt_tokens)
     runnable = [i for i, t in enumerate(texts) if t is not None]
     if examples and not runnable:
         raise TradeoffError(f"{spider_root / 'database'}: none of the {len(examples)} questions' databases is there; "
                             "nothing could be scored")
     if engine == "cached":
-        model = merged_where_exact(model)
-    replies, seconds = generate(model, tokenizer, [texts[i] for i in runnable], batch_size, max_new_tokens,
+        with phase("merge adapter"):
+            model = merged_where_exact(model)
+    with phase("generate"):
+        replies, seconds = generate(model, tokenizer, [texts[i] for i in runnable], batch_size, max_new_tokens,
                                 engine, groups=[examples[i]["db_id"] for i in runnable])
     raw = {i: (r, s) for i, r, s in zip(runnable, replies, seconds)}
     predicted = [prompt.extract_sql(raw[i][0]) if i in raw else "" for i in range(len(examples))]
-    verdicts = metric.score(examples, predicted, spider_root / "database", keep_distinct=keep_distinct,
-                              timeout_s=timeout_s, workers=workers)
+    with phase("execute SQL"):
+        verdicts = metric.score(examples, predicted, spider_root / "database", keep_distinct=keep_distinct,
+                                timeout_s=timeout_s, workers=workers)
     records = []
     for i, (ex, v) in enumerate(zip(examples, verdicts)):
         records.append({"index": i, "db_id": ex["db_id"], "question": ex["question"], "gold": ex["query"],
