@@ -1,4 +1,4 @@
-"""The phase timer the evaluation stages log: sums repeats, survives an exception, logs and resets."""
+"""The phase timer the evaluation stages log, and the host-side helper it showed was slow."""
 
 import logging
 import time
@@ -21,3 +21,20 @@ def test_phases_add_up_and_are_logged_once(caplog):
         timing.log_phases(logging.getLogger("t"), "time by phase")
     assert "time by phase: forward" in caplog.text and "tokenize" in caplog.text
     assert timing.seconds() == {}
+
+
+def test_common_prefix_len_equals_the_token_by_token_scan():
+    """kv_cache.common_prefix_len reads only the lexicographic min and max: the same answer."""
+    import random
+
+    from tradeoff.model.kv_cache import common_prefix_len
+
+    def scan(seqs):
+        n = min(len(s) for s in seqs)
+        return next((i for i in range(n) if any(s[i] != seqs[0][i] for s in seqs)), n)
+
+    rng = random.Random(0)
+    for _ in range(2000):
+        stem = [rng.randrange(3) for _ in range(rng.randrange(6))]
+        seqs = [stem + [rng.randrange(3) for _ in range(rng.randrange(5))] for _ in range(rng.randrange(1, 6))]
+        assert common_prefix_len(seqs) == scan(seqs), seqs

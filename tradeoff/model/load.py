@@ -57,9 +57,7 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
     torch_dtype = pick_dtype(dtype) if device != "cpu" else torch.float32
     if device == "cpu" and dtype not in ("auto", "float32"):
         log.info("evaluating on the CPU in float32 (model.dtype=%s applies on a GPU)", dtype)
-    # straight onto the device: a GPU casts the float32 checkpoint to bf16 there, where a cast on the
-    # host took most of the evaluation stages' 10-13 s of loading (issue 30)
-    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch_dtype, device_map=device, **kw)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch_dtype, **kw).to(device)
     if adapter is not None:
         from peft import PeftModel
 
