@@ -276,6 +276,9 @@ def _base_model_and_lora(identity: dict, params: dict, on_gpu: bool):
     return model, peft_config
 
 
+WALL_CLOCK_KEYS = ("runtime", "per_second")  # the Trainer's train_runtime, train_tokens_per_second, ...
+
+
 def _callbacks(live_dir: Path | None, resume: str | None, curve_dir: Path | None, curve_points: int, process):
     """DVCLive curves (main process only) and the curve's adapter saves; and the Live handle to end."""
     callbacks, live = [], None
@@ -286,10 +289,12 @@ def _callbacks(live_dir: Path | None, resume: str | None, curve_dir: Path | None
         class StepAlignedDVCLive(DVCLiveCallback):
             """Curves indexed by the optimizer step rather than by the number of log calls."""
 
-            def on_log(self, args, state, control, **kwargs):
+            def on_log(self, args, state, control, logs=None, **kwargs):
                 if self.live is not None:
                     self.live.step = state.global_step
-                super().on_log(args, state, control, **kwargs)
+                # wall-clock figures differ on every run: they go to --speed, not to tracked curves
+                logs = {k: v for k, v in (logs or {}).items() if not any(w in k for w in WALL_CLOCK_KEYS)}
+                super().on_log(args, state, control, logs=logs, **kwargs)
 
         live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=None, resume=bool(resume))
         callbacks.append(StepAlignedDVCLive(live=live))
