@@ -40,19 +40,19 @@ def score_model(model, tokenizer, examples: list[dict], spider_root: Path, sampl
         with phase("merge adapter"):
             model = merged_where_exact(model)
     with phase("generate"):
-        replies, seconds = generate(model, tokenizer, [texts[i] for i in runnable], batch_size, max_new_tokens,
-                                engine, groups=[examples[i]["db_id"] for i in runnable])
-    raw = {i: (r, s) for i, r, s in zip(runnable, replies, seconds)}
-    predicted = [prompt.extract_sql(raw[i][0]) if i in raw else "" for i in range(len(examples))]
+        # each reply's seconds stay out of the records: they differ on every run (the log has the total)
+        replies, _ = generate(model, tokenizer, [texts[i] for i in runnable], batch_size, max_new_tokens,
+                              engine, groups=[examples[i]["db_id"] for i in runnable])
+    raw = dict(zip(runnable, replies))
+    predicted = [prompt.extract_sql(raw[i]) if i in raw else "" for i in range(len(examples))]
     with phase("execute SQL"):
         verdicts = metric.score(examples, predicted, spider_root / "database", keep_distinct=keep_distinct,
                                 timeout_s=timeout_s, workers=workers)
     records = []
     for i, (ex, v) in enumerate(zip(examples, verdicts)):
         records.append({"index": i, "db_id": ex["db_id"], "question": ex["question"], "gold": ex["query"],
-                        "reply": raw.get(i, ("", 0.0))[0], "sql": predicted[i], "verdict": v["verdict"],
-                        "error": v["error"], "left_out": v["left_out"], "hardness": v["hardness"],
-                        "seconds": round(raw.get(i, ("", 0.0))[1], 4)})
+                        "reply": raw.get(i, ""), "sql": predicted[i], "verdict": v["verdict"],
+                        "error": v["error"], "left_out": v["left_out"], "hardness": v["hardness"]})
     summary = metric.summarize(verdicts)
     metric.log_left_out(summary)
     return records, summary
