@@ -220,3 +220,10 @@ def _running(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_refused_statement_reads_the_same_every_time(db):
+    """sqlite3 raises the authorizer's refusal as OperationalError or DatabaseError from run to
+    run; the prediction records must not change with it (dvc.lock would)."""
+    errors = {execute(db, "CREATE TABLE t2 (a INTEGER)").error for _ in range(5)}
+    assert errors == {"not authorized: refused by the sandbox"}

@@ -105,6 +105,9 @@ def _run(con: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int, sta
         return Outcome(rows, None, time.monotonic() - start)
     except (sqlite3.Error, sqlite3.Warning, MemoryError, OverflowError, ValueError) as e:
         error = "timeout" if timed_out else f"{type(e).__name__}: {e}"
+        if str(e) == "not authorized":
+            # the authorizer's refusal surfaces as OperationalError or DatabaseError from run to run
+            error = "not authorized: refused by the sandbox"
         return Outcome(None, error, time.monotonic() - start)
     finally:
         con.set_progress_handler(None, 0)
