@@ -64,7 +64,7 @@ def main():
         for batch in sizes:
             name = f"{label}@{batch}"
             t0 = time.monotonic()
-            replies, _ = generate(m, tokenizer, texts, batch, es["max_new_tokens"], label.split("-")[0], groups)
+            replies = generate(m, tokenizer, texts, batch, es["max_new_tokens"], label.split("-")[0], groups)
             seconds[name] = time.monotonic() - t0
             runs[name] = [prompt.extract_sql(r) for r in replies]
             log.info("%s generated in %.1f s", name, seconds[name])

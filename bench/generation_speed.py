@@ -95,16 +95,16 @@ def main():
     groups = [e["db_id"] for e in examples]
 
     generate(model, tokenizer, texts[:8], plain_batch, 8, "plain")  # warm-up
-    plain, plain_s = timed(lambda: generate(model, tokenizer, texts, plain_batch, max_new, "plain")[0])
+    plain, plain_s = timed(lambda: generate(model, tokenizer, texts, plain_batch, max_new, "plain"))
     plain_gb = peak_gb()
     fast_model, merge_s = timed(lambda: merged_where_exact(model))
     generate(fast_model, tokenizer, texts[:8], cached_batch, 8, "cached", groups[:8])  # warm-up
-    fast, fast_s = timed(lambda: generate(fast_model, tokenizer, texts, cached_batch, max_new, "cached", groups)[0])
+    fast, fast_s = timed(lambda: generate(fast_model, tokenizer, texts, cached_batch, max_new, "cached", groups))
     fast_gb = peak_gb()
     eager = None
     if args.eager and torch.cuda.is_available():
         replies, eager_s = timed(lambda: generate_cached(fast_model, tokenizer, texts, groups, cached_batch, max_new,
-                                                         graphs=False)[0])
+                                                         graphs=False))
         eager = {"seconds": eager_s, "replies_equal_to_graphs": sum(a == b for a, b in zip(replies, fast))}
 
     sql_plain = [prompt.extract_sql(r) for r in plain]

@@ -43,10 +43,8 @@ log = logging.getLogger("llama_cpp_agreement")
 CONTEXT = 4096  # tokens; every 5-shot prompt of the subset fits (fit_shots drops shots otherwise)
 
 
-def log_softmax(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.float64)
-    x = x - x.max(axis=-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    return torch.log_softmax(torch.from_numpy(logits).double(), dim=-1).numpy()
 
 
 def subset(mmlu: Path, subjects: int):
@@ -82,8 +80,9 @@ def compare_model(name: str, mmlu: Path, subjects: int, shots: int, threads: int
     seconds = {"llama.cpp": 0.0, "torch": 0.0}
     for q, q_shots in subset(mmlu, subjects):
         prompt, used = fit_shots(tokenizer, q, q_shots, shots, CONTEXT)
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]  # what both engines score below
         for form, text in (("plain", prompt), ("chat", apply_chat(tokenizer, prompt))):
-            ours = tokenizer(text, add_special_tokens=False)["input_ids"]
+            ours = ids if form == "plain" else tokenizer(text, add_special_tokens=False)["input_ids"]
             theirs = llm.tokenize(text.encode(), add_bos=False, special=True)
             tokens_total += 1
             if ours != theirs:
@@ -91,7 +90,6 @@ def compare_model(name: str, mmlu: Path, subjects: int, shots: int, threads: int
                 token_mismatches.append({"subject": q.subject, "form": form, "first_difference": at,
                                          "ours": ours[at:at + 3], "llama_cpp": theirs[at:at + 3],
                                          "text": tokenizer.decode(ours[max(0, at - 3):at + 3])})
-        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         t = time.perf_counter()
         ref = log_softmax(llama_logits(llm, ids))
         seconds["llama.cpp"] += time.perf_counter() - t
@@ -103,10 +101,11 @@ def compare_model(name: str, mmlu: Path, subjects: int, shots: int, threads: int
         deltas.append(np.abs(got[rows, nxt] - ref[rows, nxt]))
         top1.append(got[:-1].argmax(-1) == ref[:-1].argmax(-1))
         mine, reference = got[-1, letters], ref[-1, letters]
+        second, first = np.sort(mine)[-2:]
         picks.append({"subject": q.subject, "gold": q.answer, "shots": used, "tokens": len(ids),
                       "ours": LETTERS[int(mine.argmax())], "llama_cpp": LETTERS[int(reference.argmax())],
                       "max_abs_dlogp_letters": round(float(np.abs(mine - reference).max()), 5),
-                      "our_margin": round(float(np.sort(mine)[-1] - np.sort(mine)[-2]), 5)})
+                      "our_margin": round(float(first - second), 5)})
         log.info("%s %s: %d tokens, ours %s, llama.cpp %s (gold %s)", name, q.subject, len(ids),
                  picks[-1]["ours"], picks[-1]["llama_cpp"], q.answer)
     llm.close()

@@ -73,9 +73,9 @@ def test_cached_engine_gives_the_replies_of_generate(bundled, tokenizer, prompts
     texts, groups = prompts
     assert len(set(groups)) > 1
     model = fresh_model(bundled, lora != "base")
-    plain, _ = generate(model, tokenizer, texts, batch_size=4, max_new_tokens=24, engine="plain")
+    plain = generate(model, tokenizer, texts, batch_size=4, max_new_tokens=24, engine="plain")
     # batches of 5 over groups of different prefix lengths: caches stacked right-aligned, rows dropped as they end
-    fast, _ = generate(merged_copy(model) if lora == "merged" else model, tokenizer, texts, batch_size=5,
+    fast = generate(merged_copy(model) if lora == "merged" else model, tokenizer, texts, batch_size=5,
                        max_new_tokens=24, engine="cached", groups=groups)
     assert [prompt.extract_sql(r) for r in fast] == [prompt.extract_sql(r) for r in plain]
     assert all(p.startswith(f) for p, f in zip(plain, fast))  # the same reply, or its head where the SQL was final
@@ -165,8 +165,8 @@ def test_graph_replayed_decoding_gives_the_eager_replies(bundled, tokenizer, pro
 
     texts, groups = prompts
     model = fresh_model(bundled, lora).to("cuda")
-    graphed, _ = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=True)
-    eager, _ = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=False)
+    graphed = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=True)
+    eager = gen.generate_cached(model, tokenizer, texts, groups, batch_size=6, max_new_tokens=32, graphs=False)
     assert graphed == eager
 
 

@@ -13,8 +13,6 @@ scored differently, only shorter where its tail could not count.
 
 from __future__ import annotations
 
-import time
-
 from ..config import ENGINES
 
 
@@ -25,8 +23,8 @@ def stop_token_ids(tokenizer) -> list[int]:
 
 
 def generate(model, tokenizer, texts: list[str], batch_size: int, max_new_tokens: int, engine: str = "cached",
-             groups: list[str] | None = None) -> tuple[list[str], list[float]]:
-    """Greedy replies (special tokens stripped) and seconds per example. `groups` names each
+             groups: list[str] | None = None) -> list[str]:
+    """Greedy replies (special tokens stripped). `groups` names each
     prompt's shared-prefix group (its database) for the cached engine; prompts of one group
     should share most of their tokens."""
     if engine == "plain":
@@ -45,7 +43,6 @@ def generate_plain(model, tokenizer, texts: list[str], batch_size: int, max_new_
     device = next(model.parameters()).device
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     replies: list[str] = [""] * len(texts)
-    seconds: list[float] = [0.0] * len(texts)
     # plain greedy whatever the model's generation_config says (no repetition penalty), as the cached engine
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                               eos_token_id=stop_token_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
@@ -54,15 +51,12 @@ def generate_plain(model, tokenizer, texts: list[str], batch_size: int, max_new_
             idx = order[start:start + batch_size]
             batch = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                               add_special_tokens=False).to(device)
-            t0 = time.monotonic()
             out = model.generate(**batch, generation_config=config)
-            dt = time.monotonic() - t0
             new = out[:, batch["input_ids"].shape[1]:]
             for row, i in enumerate(idx):
                 replies[i] = tokenizer.decode(new[row], skip_special_tokens=True)
-                seconds[i] = dt / len(idx)
             bar.update(len(idx))
-    return replies, seconds
+    return replies
 
 
 def trigger_token_ids(tokenizer) -> set[int]:
@@ -97,7 +91,6 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     order = sorted(range(len(texts)), key=lambda i: (prefix_len[groups[i]], groups[i], len(enc[i])))
     replies: list[str] = [""] * len(texts)
-    seconds: list[float] = [0.0] * len(texts)
     prefix_caches: dict[str, object] = {}
 
     def prefix_cache(g: str):
@@ -111,7 +104,6 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
     with torch.inference_mode(), tqdm(total=len(texts), desc="generate SQL", unit="q") as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            t0 = time.monotonic()
             batch = StaticBatch(model, [prefix_cache(groups[i]) for i in idx],
                                 [enc[i][prefix_len[groups[i]]:] for i in idx], max_new_tokens, pad, graphs)
             rows = list(range(len(idx)))  # batch row -> position in idx, for the rows in the batch
@@ -141,8 +133,6 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
                 nxt = batch.step()
             bar.update(sum(alive))
             del batch
-            dt = time.monotonic() - t0
             for r, i in enumerate(idx):
                 replies[i] = tokenizer.decode(tokens[r], skip_special_tokens=True)
-                seconds[i] = dt / len(idx)
-    return replies, seconds
+    return replies

@@ -40,9 +40,8 @@ def score_model(model, tokenizer, examples: list[dict], spider_root: Path, sampl
         with phase("merge adapter"):
             model = merged_where_exact(model)
     with phase("generate"):
-        # each reply's seconds stay out of the records: they differ on every run (the log has the total)
-        replies, _ = generate(model, tokenizer, [texts[i] for i in runnable], batch_size, max_new_tokens,
-                              engine, groups=[examples[i]["db_id"] for i in runnable])
+        replies = generate(model, tokenizer, [texts[i] for i in runnable], batch_size, max_new_tokens,
+                           engine, groups=[examples[i]["db_id"] for i in runnable])
     raw = dict(zip(runnable, replies))
     predicted = [prompt.extract_sql(raw[i]) if i in raw else "" for i in range(len(examples))]
     with phase("execute SQL"):
