@@ -4,7 +4,8 @@ Ported rule for rule from `exec_eval.py` of the test-suite evaluation (Zhong et 
 defaults: DISTINCT removed from both queries, `> =`-style operators joined, `YEAR(CURDATE())`
 read as 2020, row order compared only when the gold query says `order by`, columns matched up to
 permutation, rows as multisets, values with Python `==`. A prediction is right only if it matches
-on every `.sqlite` file of the database folder.
+on every `.sqlite` file of the database folder. The column-permutation search gives the official
+verdict without trying every permutation, and its time counts in the prediction's budget.
 
 On predictions made anywhere: `python -m tradeoff.sql_eval` (tradeoff/sql_eval.py).
 """
@@ -12,9 +13,10 @@ On predictions made anywhere: `python -m tradeoff.sql_eval` (tradeoff/sql_eval.p
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
+import math
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -82,27 +84,75 @@ def _quick_reject(r1: list[tuple], r2: list[tuple], ordered: bool) -> bool:
     return s1 == s2 if ordered else set(s1) == set(s2)
 
 
-def _multiset_eq(l1: list, l2: list) -> bool:
-    return len(l1) == len(l2) and Counter(l1) == Counter(l2)
+def _column_classes(rows: list[tuple], n: int) -> list[tuple[int, tuple]]:
+    """Each distinct column (its values top to bottom) once: identical columns are
+    interchangeable in any permutation, so a permutation need only map classes onto classes."""
+    classes: dict[tuple, int] = {}
+    for c in range(n):
+        column = tuple(row[c] for row in rows)
+        classes[column] = classes.get(column, 0) + 1
+    return [(size, column) for column, size in classes.items()]
 
 
-def _candidate_permutations(r1: list[tuple], r2: list[tuple]):
-    """Column permutations of r2 that could map onto r1. Pruning only removes mappings that a
-    value of r2 rules out, so the verdict does not depend on which rows are inspected."""
-    n = len(r2[0])
-    allowed = [set(range(n)) for _ in range(n)]
-    if n > 3:
-        values_by_column = [{row[i] for row in r1} for i in range(n)]
-        for row in r2[:20]:
-            for c1 in range(n):
-                for c2 in list(allowed[c1]):
-                    if row[c2] not in values_by_column[c1]:
-                        allowed[c1].discard(c2)
-    return itertools.product(*allowed)
+def _signature(size: int, column: tuple, ordered: bool):
+    """What a column must share with the column it maps onto: its class size, and its values
+    (in order when row order counts, as a multiset otherwise)."""
+    return size, (column if ordered else frozenset(Counter(column).items()))
 
 
-def results_match(gold: list[tuple], pred: list[tuple], ordered: bool) -> bool:
-    """The official `result_eq`: does the predicted result denote the gold one?"""
+def _refine(keys: tuple[list, list], gold_col: tuple, pred_col: tuple, ordered: bool):
+    """Row ids of both results after one more column pair, or None where that pair already makes
+    the projected rows differ (as a list when ordered, as a multiset otherwise)."""
+    ids: dict = {}
+    gold = [ids.setdefault(kv, len(ids)) for kv in zip(keys[0], gold_col)]
+    pred = [ids.get(kv, -1) for kv in zip(keys[1], pred_col)]
+    same = gold == pred if ordered else Counter(gold) == Counter(pred)
+    return (gold, pred) if same else None
+
+
+def _permutation_exists(gold: list[tuple], pred: list[tuple], ordered: bool, deadline: float) -> bool:
+    """Is there a column permutation of `pred` equal to `gold` (row order kept when ordered, as
+    multisets otherwise)? Exactly the official enumeration's answer (its pruning only drops
+    permutations that cannot match), by a depth-first search over classes of identical columns
+    that checks the projected rows after each column: equal-valued columns cost one step, not
+    n^n. Raises TimeoutError past `deadline` (time.monotonic())."""
+    n = len(gold[0])
+    gold_classes, pred_classes = _column_classes(gold, n), _column_classes(pred, n)
+    if len(gold_classes) != len(pred_classes):
+        return False
+    by_signature: dict = {}
+    for j, (size, column) in enumerate(pred_classes):
+        by_signature.setdefault(_signature(size, column, ordered), []).append(j)
+    candidates = [by_signature.get(_signature(size, column, ordered), []) for size, column in gold_classes]
+    order = sorted(range(len(gold_classes)), key=lambda i: len(candidates[i]))  # most constrained first
+    zeros = [0] * len(gold)
+    keys, used, options = [(zeros, zeros)], [], [iter(candidates[order[0]])]
+    while options:
+        depth = len(used)
+        for j in options[-1]:
+            if j in used:
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError("column permutation search")
+            refined = _refine(keys[-1], gold_classes[order[depth]][1], pred_classes[j][1], ordered)
+            if refined is not None:
+                if depth + 1 == len(order):
+                    return True
+                keys.append(refined)
+                used.append(j)
+                options.append(iter(candidates[order[depth + 1]]))
+                break
+        else:  # every candidate at this depth failed: back up one column
+            options.pop()
+            if used:
+                used.pop()
+                keys.pop()
+    return False
+
+
+def results_match(gold: list[tuple], pred: list[tuple], ordered: bool, deadline: float = math.inf) -> bool:
+    """The official `result_eq`: does the predicted result denote the gold one? Raises
+    TimeoutError if the column permutation search runs past `deadline` (time.monotonic())."""
     if len(gold) == 0 and len(pred) == 0:
         return True
     if len(gold) != len(pred):
@@ -112,16 +162,7 @@ def results_match(gold: list[tuple], pred: list[tuple], ordered: bool) -> bool:
         return False
     if not _quick_reject(gold, pred, ordered):
         return False
-    for perm in _candidate_permutations(gold, pred):
-        if len(perm) != len(set(perm)):
-            continue
-        permuted = pred if n == 1 else [tuple(row[i] for i in perm) for row in pred]
-        if ordered:
-            if gold == permuted:
-                return True
-        elif set(gold) == set(permuted) and _multiset_eq(gold, permuted):
-            return True
-    return False
+    return _permutation_exists(gold, pred, ordered, deadline)
 
 
 # --------------------------------------------------------------------------- scoring a set
@@ -157,7 +198,7 @@ def score(examples: list[dict], predictions: list[str], db_dir: Path, keep_disti
     unique = list(dict.fromkeys((str(f), q) for _, _, f, q in jobs))
     from tqdm.auto import tqdm
 
-    with Executor(workers=workers, timeout_s=timeout_s, task=execute_official) as executor, \
+    with Executor(workers=workers, timeout_s=timeout_s, task=execute_official, jobs=len(unique)) as executor, \
             tqdm(total=len(unique), desc="run SQL", unit="query", disable=not unique) as bar:
         done = dict(zip(unique, executor.map(unique, keep_distinct, progress=bar)))
     outcomes = [done[(str(f), q)] for _, _, f, q in jobs]
@@ -172,17 +213,24 @@ def score(examples: list[dict], predictions: list[str], db_dir: Path, keep_disti
             rec["left_out"] = "gold_error"
             rec["error"] = next(o.error for o in gold_runs if not o.ok)
             continue
-        verdict = 1
         ordered = order_matters(ex["query"])  # the rewrites never touch "order by"
-        for g, p in zip(gold_runs, pred_runs):
-            if not p.ok:
-                verdict, rec["error"] = 0, p.error
-                break
-            if not results_match(g.rows, p.rows, ordered):
-                verdict = 0
-                break
-        rec["verdict"] = verdict
+        rec["verdict"], rec["error"] = _judge(gold_runs, pred_runs, ordered, timeout_s)
     return records
+
+
+def _judge(gold_runs: list[Outcome], pred_runs: list[Outcome], ordered: bool, timeout_s: float):
+    """(verdict, error) of one prediction over every database file. Comparing the results counts
+    in the prediction's time budget: a comparison that would outlast it is a timeout."""
+    for g, p in zip(gold_runs, pred_runs):
+        if not p.ok:
+            return 0, p.error
+        deadline = time.monotonic() + max(0.0, timeout_s - p.seconds)
+        try:
+            if not results_match(g.rows, p.rows, ordered, deadline):
+                return 0, None
+        except TimeoutError:
+            return 0, "timeout"
+    return 1, None
 
 
 def summarize(records: list[dict]) -> dict:

@@ -33,6 +33,7 @@ WORKER_ADDRESS_SPACE_BYTES = 4 * 2**30
 MAX_VALUE_BYTES = 10**7  # longest string or blob a query may build
 MAX_RESULT_BYTES = 32 * 2**20  # what a result may weigh on its way back to the scorer
 KILL_MARGIN_S = 0.5  # past its budget, a query's worker is killed
+MAX_WORKERS_PER_CPU = 4  # more only share the same cores, and each costs its memory up front
 
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
@@ -229,14 +230,24 @@ class _Worker:
         self.conn.close()
 
 
+def pool_size(requested: int | None, jobs: int | None = None) -> int:
+    """Worker processes to start: as many as asked (all cores by default), but no more than
+    MAX_WORKERS_PER_CPU per core, nor than there are jobs to run."""
+    cpus = os.cpu_count() or 1
+    size = min(requested or cpus, MAX_WORKERS_PER_CPU * cpus)
+    if requested and size < requested:
+        log.info("SQL workers: %d asked, %d at most (%d per core)", requested, size, MAX_WORKERS_PER_CPU)
+    return size if jobs is None else min(size, jobs)
+
+
 class Executor:
     """Runs queries in worker processes, one query per worker at a time. A worker that dies, or
     that a query keeps past its budget plus KILL_MARGIN_S, costs only that query: it is replaced
     and the run goes on, in order."""
 
     def __init__(self, workers: int | None = None, timeout_s: float = 30.0, max_rows: int = MAX_ROWS,
-                 task=_execute_task):
-        self.workers = workers or os.cpu_count() or 1
+                 task=_execute_task, jobs: int | None = None):
+        self.workers = pool_size(workers, jobs)  # `jobs`: how many this executor will run, if known
         self.task = task  # a module-level function of (db, sql, timeout_s, max_rows, *extra)
         self.timeout_s = timeout_s
         self.max_rows = max_rows
