@@ -1,5 +1,7 @@
 """Issue 31, the SQL scorer: the column-permutation search is bounded and counted in the query's
-budget, and no more workers start than there are queries."""
+budget, no more workers than queries, the real cause when nothing can be scored, gold files read
+as text (BOM, form feed, U+2028), db ids confined to --db, and every output path checked before the
+work. Each refusal is one line, status 2, and leaves the verdicts file as it was."""
 
 import itertools
 import os
@@ -10,7 +12,9 @@ from collections import Counter
 
 import pytest
 
-from test_hardening import run_module
+from test_hardening import one_line_refusal, run_module, spider_files  # noqa: F401 (a fixture)
+from test_stage_errors import assert_refused
+from tradeoff import TradeoffError
 from tradeoff.spider import metric
 from tradeoff.spider.metric import results_match, score
 from tradeoff.spider.sandbox import MAX_WORKERS_PER_CPU, Executor, pool_size
@@ -19,6 +23,12 @@ from tradeoff.spider.sandbox import MAX_WORKERS_PER_CPU, Executor, pool_size
 def sql_eval(repo, folder, *args):
     return run_module(repo, folder, "tradeoff.sql_eval", "--gold", "gold.sql", "--pred", "pred.sql",
                       "--db", "database", "--workers", "1", *args)
+
+
+def refused_after_scoring(proc, *fragments):
+    """One `error:` line, the last (the progress bar of the queries run may precede it), no traceback."""
+    assert_refused(proc, *fragments)
+    assert proc.stderr.count("error: ") == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
 
 
 def add_table(db_file, name, rows):
@@ -136,3 +146,99 @@ def test_no_more_workers_than_queries_or_the_cap(monkeypatch, tmp_path):
     records = score([{"db_id": "shop", "query": "SELECT * FROM item"}], ["SELECT * FROM item"],
                     tmp_path / "database", workers=1000)
     assert records[0]["verdict"] == 1 and started == [1]  # one distinct query: one worker
+
+
+# --------------------------------------------------------------------------- 3. the real cause
+
+
+def test_a_gold_query_past_the_timeout_says_so(repo, spider_files):  # noqa: F811
+    heavy = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    (spider_files / "gold.sql").write_text(f"{heavy}\tshop\n")
+    proc = sql_eval(repo, spider_files, "--timeout", "0.001", "--verdicts", "v.jsonl")
+    refused_after_scoring(proc, "gold.sql: line 1: no question could be scored: its gold query timed out on "
+                          "database/shop after 0.001 s (raise --timeout)")
+    assert not (spider_files / "v.jsonl").exists()
+
+
+def test_an_unreadable_database_says_so(repo, spider_files):  # noqa: F811
+    (spider_files / "database" / "shop" / "shop.sqlite").write_bytes(b"not a database " * 100)
+    proc = sql_eval(repo, spider_files, "--verdicts", "v.jsonl")
+    refused_after_scoring(proc, "gold.sql: line 1: no question could be scored: a database file in database/shop "
+                          "is unreadable (cannot open database: file is not a database)")
+    assert not (spider_files / "v.jsonl").exists()
+
+
+def test_a_nul_byte_in_the_gold_file_names_its_line(repo, spider_files):  # noqa: F811
+    (spider_files / "gold.sql").write_text("SELECT 1\tshop\nSELECT count(*) FROM item\x00\tshop\n")
+    (spider_files / "pred.sql").write_text("SELECT 1\nSELECT 1\n")
+    proc = sql_eval(repo, spider_files, "--verdicts", "v.jsonl")
+    one_line_refusal(proc, "gold.sql: line 2 holds a NUL byte (0x00)")
+    assert not (spider_files / "v.jsonl").exists()
+
+
+# --------------------------------------------------------------------------- 4. gold files read as text
+
+
+def test_bom_crlf_form_feed_and_line_separator_are_text(repo, spider_files):  # noqa: F811
+    gold = ["SELECT count(*) FROM item\tshop", "SELECT count(*)\fFROM item\tshop",
+            "SELECT count(*) FROM item WHERE name != 'a\u2028b'\tshop"]
+    (spider_files / "gold.sql").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(gold).encode() + b"\r\n")
+    (spider_files / "pred.sql").write_bytes(b"\xef\xbb\xbfSELECT count(*) FROM item\n" * 3)
+    proc = sql_eval(repo, spider_files, "--verdicts", "v.jsonl")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+
+    records = [json.loads(line) for line in (spider_files / "v.jsonl").read_text().splitlines()]
+    assert [(r["hardness"], r["verdict"]) for r in records] == [("easy", 1)] * 3
+
+
+# --------------------------------------------------------------------------- 5. db ids stay in --db
+
+
+@pytest.mark.parametrize("db_id", ["../outside", "/tmp/outside", "shop/../../outside", "..", "."])
+def test_a_db_id_that_leads_out_of_the_database_folder(repo, spider_files, db_id):  # noqa: F811
+    outside = spider_files / "outside"
+    outside.mkdir()
+    (spider_files / "database" / "shop" / "shop.sqlite").rename(outside / "outside.sqlite")
+    (spider_files / "gold.sql").write_text(f"SELECT count(*) FROM item\t{db_id}\n")
+    proc = sql_eval(repo, spider_files, "--verdicts", "v.jsonl")
+    one_line_refusal(proc, f"gold.sql: line 1: db_id {db_id!r} is not a folder name")
+    assert not (spider_files / "v.jsonl").exists()
+    with pytest.raises(TradeoffError, match="is not a folder name"):
+        score([{"db_id": db_id, "query": "SELECT 1"}], ["SELECT 1"], spider_files / "database", workers=1)
+
+
+# --------------------------------------------------------------------------- 6. limits and outputs first
+
+
+def test_a_timeout_over_a_day_is_refused(repo, spider_files):  # noqa: F811
+    proc = sql_eval(repo, spider_files, "--timeout", "1e12", "--verdicts", "v.jsonl")
+    one_line_refusal(proc, "argument --timeout: '1e12' is more than a day (86400 s)")
+    assert not (spider_files / "v.jsonl").exists()
+
+
+def test_verdicts_paths_are_checked_before_scoring(repo, spider_files):  # noqa: F811
+    (spider_files / "v").mkdir()
+    (spider_files / "v" / "kept").write_text("previous")
+    one_line_refusal(sql_eval(repo, spider_files, "--verdicts", "v"), "v: is a folder; this output is a file")
+    assert (spider_files / "v" / "kept").read_text() == "previous"
+    (spider_files / "file").write_text("previous")
+    one_line_refusal(sql_eval(repo, spider_files, "--verdicts", "file/sub/v.jsonl"),
+                     "file: is a file; cannot create this output folder under it")
+    assert (spider_files / "file").read_text() == "previous"
+
+
+def test_an_unwritable_verdicts_folder_is_refused_before_scoring(spider_files, monkeypatch, capsys):  # noqa: F811
+    """In-process: root (the test machine's user) may write anywhere, so the folder's permission is
+    simulated; scoring would fail the test if it started."""
+    from tradeoff import sql_eval as cli_module
+
+    ro = spider_files / "ro"
+    ro.mkdir()
+    monkeypatch.setattr(os, "access", lambda path, mode: os.path.abspath(path) != str(ro))
+    monkeypatch.setattr(cli_module, "score", lambda *a, **k: pytest.fail("scored before checking --verdicts"))
+    status = cli_module.main(["--gold", str(spider_files / "gold.sql"), "--pred", str(spider_files / "pred.sql"),
+                              "--db", str(spider_files / "database"), "--verdicts", str(ro / "v.jsonl")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and err == [f"error: {ro}: not writable; outputs go there"]
+    assert not (ro / "v.jsonl").exists()

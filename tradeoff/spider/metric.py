@@ -22,6 +22,7 @@ from pathlib import Path
 
 import sqlparse
 
+from .. import TradeoffError
 from .hardness import LEVELS, classify
 from .sandbox import Executor, Outcome, execute_in_worker
 
@@ -168,8 +169,15 @@ def results_match(gold: list[tuple], pred: list[tuple], ordered: bool, deadline:
 # --------------------------------------------------------------------------- scoring a set
 
 
+def is_database_name(db_id: str) -> bool:
+    """A db_id names a folder directly under the database folder, never a path out of it."""
+    return db_id not in ("", ".", "..") and Path(db_id).name == db_id
+
+
 def database_files(db_dir: Path, db_id: str) -> list[Path]:
     """Every .sqlite file of a database folder (the distilled test-suite databases add more)."""
+    if not is_database_name(db_id):
+        raise TradeoffError(f"db_id {db_id!r} is not a folder name; databases are <db_id>/ folders in {db_dir}")
     folder = Path(db_dir) / db_id
     if not folder.is_dir():
         return []

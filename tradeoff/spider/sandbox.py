@@ -33,6 +33,7 @@ WORKER_ADDRESS_SPACE_BYTES = 4 * 2**30
 MAX_VALUE_BYTES = 10**7  # longest string or blob a query may build
 MAX_RESULT_BYTES = 32 * 2**20  # what a result may weigh on its way back to the scorer
 KILL_MARGIN_S = 0.5  # past its budget, a query's worker is killed
+MAX_TIMEOUT_S = 86_400.0  # a day: a longer budget overflows the operating system's waits
 MAX_WORKERS_PER_CPU = 4  # more only share the same cores, and each costs its memory up front
 
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
@@ -61,6 +62,11 @@ def _authorizer(action, arg1, arg2, db_name, trigger):
 def open_readonly(db_path: str | Path) -> sqlite3.Connection:
     uri = f"file:{quote(str(Path(db_path).resolve()))}?mode=ro"
     con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master")  # a file that is no database fails here, not in a query
+    except sqlite3.Error:
+        con.close()
+        raise
     # the official evaluation decodes text this way; so do we
     con.text_factory = lambda b: b.decode("utf-8", errors="ignore")
     con.execute("PRAGMA query_only = 1")
@@ -247,6 +253,8 @@ class Executor:
 
     def __init__(self, workers: int | None = None, timeout_s: float = 30.0, max_rows: int = MAX_ROWS,
                  task=_execute_task, jobs: int | None = None):
+        if not 0 < timeout_s <= MAX_TIMEOUT_S:
+            raise ValueError(f"timeout_s = {timeout_s}: not in (0, {MAX_TIMEOUT_S:g}] seconds")
         self.workers = pool_size(workers, jobs)  # `jobs`: how many this executor will run, if known
         self.task = task  # a module-level function of (db, sql, timeout_s, max_rows, *extra)
         self.timeout_s = timeout_s
