@@ -1,12 +1,15 @@
 """Atomic outputs: write to a temporary name beside the target, then rename.
 
 An interrupted stage therefore leaves either the previous output or none, never a
-half-written file that DVC could cache as good.
+half-written file that DVC could cache as good. The process writing a temporary holds an
+exclusive lock on it (flock, released by the kernel when the process dies, even by kill -9), so
+that the temporaries a killed run left can be told from those being written, and removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -42,21 +45,95 @@ def _umask() -> int:
     return mask
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _unheld(path: Path) -> int | None:
+    """An open descriptor of `path` holding its exclusive lock, or None while another process holds
+    it (or where the file system has no locks: there nobody can tell, so nothing is swept)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def sweep_stale(folder: str | Path) -> None:
+    """Remove the temporaries (`.*.tmp`) in `folder` that no living process holds: what a run
+    killed mid-write left (a prepare killed with kill -9 left about 100 MB per output)."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        fd = _unheld(tmp)
+        if fd is not None:
+            try:  # removed while locked, so that a creator locking it just now finds it gone
+                _remove(tmp)
+            finally:
+                os.close(fd)
+
+
+def _locked_new(make) -> tuple[Path, int]:
+    """A new temporary made by `make()` (which returns its path) and a descriptor holding its lock.
+    A sweeper may remove it between its creation and the lock: then another is made."""
+    while True:
+        tmp = Path(make())
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        with contextlib.suppress(OSError):  # no locks on this file system: then nothing sweeps it either
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                return tmp, fd
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _claimed(make):
+    """A new temporary (see `_locked_new`), held by this process until the block ends."""
+    tmp, fd = _locked_new(make)
+    try:
+        yield tmp
+    finally:
+        os.close(fd)
+
+
+def _new_file(path: Path) -> str:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the mode open() would
+    return tmp
+
+
+def _new_dir(path: Path) -> str:
+    tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700: give the folder the mode mkdir() would
+    return tmp
+
+
 def write_text(path: str | Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the mode open() would
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    sweep_stale(path.parent)
+    with _claimed(lambda: _new_file(path)) as tmp:
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            _remove(tmp)
+            raise
 
 
 def write_json(path: str | Path, obj) -> None:
@@ -78,20 +155,18 @@ def output_dir(path: str | Path):
     """Yield a temporary directory that replaces `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a run that was killed
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700: give the folder the mode mkdir() would
-    try:
-        yield tmp
-        old = path.with_name(f".{path.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old.exists():
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    sweep_stale(path.parent)
+    with _claimed(lambda: _new_dir(path)) as tmp:
+        try:
+            yield tmp
+            old = path.with_name(f".{path.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            if path.exists():
+                os.replace(path, old)
+            os.replace(tmp, path)
+            if old.exists():
+                shutil.rmtree(old)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
