@@ -2,17 +2,29 @@
 
 DVC deletes a stage's outputs just before it runs the stage, so a mistake in params.yaml (say
 `dvc exp run -S lr=abc`) used to cost the previous adapters and metrics once training started.
-Every other stage comes after this one (through `prepare`), so the whole file is checked first;
-for a valid file the output (--out) is the same every time, so nothing downstream reruns for it.
+Every other stage comes after this one (through `prepare`), so the whole file is checked first:
+every key and value, and, when the base model is on this machine already, the values against it
+(LoRA rank and target modules, lengths against its context; otherwise `prepare` checks those).
+For a valid file the output (--out) is the same every time, so nothing downstream reruns for it.
 """
 
+import logging
 from pathlib import Path
 
 from tradeoff import atomic
 from tradeoff.cli import parser, run
+from tradeoff.model import fit
+
+log = logging.getLogger("check_params")
 
 
 def main(args, params):  # cli.run has checked every key and value of the params file by now
+    name = params["model"]["name"]
+    folder = fit.config_folder(name)
+    if folder is None:
+        log.info("model.name=%s is not on this machine yet: prepare checks the params against it", name)
+    else:
+        fit.check(params, folder, args.params)
     atomic.write_text(args.out, "the params file passed its checks\n")
 
 

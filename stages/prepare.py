@@ -12,7 +12,7 @@ from pathlib import Path
 from tradeoff import TradeoffError, atomic
 from tradeoff.cli import parser, run
 from tradeoff.mmlu import data as mmlu_data
-from tradeoff.model import obtain
+from tradeoff.model import fit, obtain
 from tradeoff.spider import data as spider_data
 from tradeoff.spider.sample import write_sample_spider
 
@@ -65,6 +65,8 @@ def main(args, params):
     atomic.check_writable(args.out / "model.json")
     # every output is built under a temporary name and renamed only once all of them succeeded
     identity = obtain.resolve(params["model"]["name"], setting=f"{args.params}: model.name")
+    # check_params could not check the params against a model this machine did not have yet
+    fit.check(params, fit.obtained_config_folder(identity, f"{args.params}: model.name"), args.params)
     with atomic.output_dir(args.out / "spider") as spider, atomic.output_dir(args.out / "mmlu") as mmlu_dir:
         prepare_spider(params["data"]["spider"], params["data"], spider, args.params)
         prepare_mmlu(params["data"]["mmlu"], params["data"]["seed"], mmlu_dir, args.params)

@@ -24,6 +24,88 @@ def stage_env(repo, **extra):
     return {**os.environ, "PYTHONPATH": str(repo), "TRADEOFF_MODELS_DIR": str(repo / "models"), **extra}
 
 
+# 1. values a later stage cannot run with: refused by check_params, before DVC deletes any output
+
+@pytest.mark.parametrize("change,fragment", [
+    ({"train__seed": 2**32}, "train.seed = 4294967296 is not allowed; expected an integer from 0 to 2**32 - 1"),
+    ({"lora__r": 100_000_000_000}, "lora.r = 100000000000 is larger than the hidden size of the model (576)"),
+    ({"lora__target_modules": []}, "lora.target_modules = [] is not allowed"),
+    ({"lora__target_modules": ["q_proj", "qkv"]}, "lora.target_modules ['qkv'] are not modules of this model"),
+    ({"eval_sql__max_new_tokens": 10**12}, "eval_sql.max_new_tokens = 1000000000000 tokens is more than the "
+                                           "model's context of 8192 tokens"),
+    ({"train__max_length": 10_000}, "train.max_length = 10000 tokens is more than the model's context"),
+    ({"prompt__max_prompt_tokens": 8192, "eval_sql__max_new_tokens": 64},
+     "prompt.max_prompt_tokens + eval_sql.max_new_tokens = 8256 tokens"),
+    ({"prompt__max_prompt_tokens": 1}, "prompt.max_prompt_tokens = 1 is not allowed; expected an integer >= 128"),
+])
+def test_check_params_refuses_what_a_later_stage_cannot_run_with(repo, bundled, workdir, change, fragment):
+    set_params(workdir, **change)
+    before = snapshot(workdir)
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok")
+    assert_refused(proc, "params.yaml: ", fragment)
+    assert snapshot(workdir) == before
+
+
+def test_params_that_fit_the_model_pass(repo, bundled, workdir):
+    set_params(workdir, lora__target_modules=["q_proj", "v_proj"], lora__r=576)
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "the params fit the base model" in proc.stderr
+
+
+def test_prepare_checks_the_model_check_params_could_not_see(repo, bundled, workdir, tmp_path):
+    """A model not on the machine yet (never converted, a hub id not downloaded) is checked by prepare,
+    right after it obtains the model and before it writes anything."""
+    set_params(workdir, lora__r=1000)
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    passed = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok",
+                       env_extra={"TRADEOFF_MODELS_DIR": str(empty)})
+    assert passed.returncode == 0 and "prepare checks the params against it" in passed.stderr
+    before = snapshot(workdir)
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared")
+    assert_refused(proc, "params.yaml: lora.r = 1000 is larger than the hidden size of the model (576)")
+    assert snapshot(workdir) == before
+
+
+def test_a_local_models_config_is_read_by_check_params(repo, workdir):
+    model = workdir / "tiny-model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 8,
+                                                   "max_position_embeddings": 256}))
+    set_params(workdir, model__name=str(model))
+    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok"),
+                   "lora.r = 16 is larger than the hidden size of the model (8)")
+    (model / "config.json").write_text('{"model_type": ')
+    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok"),
+                   "tiny-model/config.json: not valid JSON")
+    assert not (workdir / "data").exists()
+
+
+def test_a_failed_experiment_keeps_the_previous_results_byte_identical(project):  # noqa: F811
+    """The real mechanism: `dvc exp run -S` with a value training cannot run with fails in check_params,
+    with one line, and DVC deletes none of the previous outputs."""
+    dest, env = project
+    sh(["dvc", "repro", "train_exp1"], dest, env)
+    sh(["git", "add", "-A"], dest, env)
+    sh(["git", "commit", "-qm", "baseline"], dest, env)
+    kept = ["adapters/exp1", "metrics/train_exp1.json", "curves/exp1"]
+    before = {f: snapshot(dest / f) if (dest / f).is_dir() else (dest / f).read_bytes() for f in kept}
+    params_text = (dest / "params.yaml").read_text()
+    for change, fragment in [("train.seed=4294967296", "train.seed = 4294967296 is not allowed"),
+                             ("lora.r=100000000000", "lora.r = 100000000000 is larger than the hidden size"),
+                             ("lora.target_modules=[]", "lora.target_modules = [] is not allowed")]:
+        bad = subprocess.run(["dvc", "exp", "run", "-S", change], cwd=dest, env=env, capture_output=True, text=True)
+        out = bad.stdout + bad.stderr
+        assert bad.returncode != 0 and "Traceback" not in out, out[-3000:]
+        assert "Running stage 'check_params'" in out and "Running stage 'train_exp1'" not in out
+        ours = [line for line in out.splitlines() if line.startswith("error: ")]
+        assert len(ours) == 1 and fragment in ours[0], out[-3000:]
+        (dest / "params.yaml").write_text(params_text)  # DVC leaves the bad value in the workspace
+    after = {f: snapshot(dest / f) if (dest / f).is_dir() else (dest / f).read_bytes() for f in kept}
+    assert after == before
+
+
 # 5. a prepare killed with kill -9 leaves nothing behind, even when DVC then restores it from its run cache
 
 def test_a_killed_prepare_leaves_no_temporaries_after_dvc_restores_it(project):  # noqa: F811

@@ -33,6 +33,16 @@ def _fraction(x):
     return 0 <= x < 1
 
 
+SEED_MAX = 2**32 - 1  # transformers' set_seed seeds numpy too, whose seeds stop there
+# The instruction and chat template alone take 35 SmolLM2 tokens and the shortest prompt (schema and
+# question, no sample rows) 103 in the sample data, 172 in Spider dev: a cap under this can never be met
+MIN_PROMPT_TOKENS = 128
+
+
+def _target_modules(x):
+    return x == "all-linear" or (isinstance(x, list) and bool(x) and all(isinstance(t, str) and t for t in x))
+
+
 # key -> (allowed types, check or tuple of allowed values, what the message says is allowed)
 SCHEMA: dict = {
     "lr": ((float, int), _learning_rate, "a learning rate in (0, 1]"),
@@ -51,16 +61,17 @@ SCHEMA: dict = {
     },
     "prompt": {
         "sample_rows": ((int,), _non_negative, "an integer >= 0"),
-        "max_prompt_tokens": ((int,), _positive, "an integer > 0"),
+        "max_prompt_tokens": ((int,), lambda x: x >= MIN_PROMPT_TOKENS,
+                              f"an integer >= {MIN_PROMPT_TOKENS} (no Spider prompt is shorter, even without sample rows)"),
     },
     "lora": {
         "r": ((int,), _positive, "an integer > 0"),
         "alpha": ((int, float), _positive, "a number > 0"),
         "dropout": ((int, float), _fraction, "a number in [0, 1)"),
-        "target_modules": ((str, list), None, "`all-linear` or a list of module names"),
+        "target_modules": ((str, list), _target_modules, "`all-linear` or a non-empty list of module names"),
     },
     "train": {
-        "seed": ((int,), _non_negative, "an integer >= 0"),
+        "seed": ((int,), lambda x: 0 <= x <= SEED_MAX, f"an integer from 0 to 2**32 - 1 ({SEED_MAX})"),
         "max_steps": ((int,), lambda x: x == -1 or x > 0, "-1 (use epochs) or an integer > 0"),
         "epochs": ((int, float), _positive, "a number > 0"),
         "batch_size": ((int,), _positive, "an integer > 0"),

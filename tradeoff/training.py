@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from . import TradeoffError, atomic
+from .model.fit import check_target_modules
 from .model.load import load_tokenizer, model_source, pick_dtype
 from .spider import prompt
 from .spider.data import database_path
@@ -236,19 +237,6 @@ def _start_or_resume(arm: str, fp: str, settings: dict, ckpt_dir: Path, live_dir
         atomic.write_json(fp_file, {"fingerprint": fp, "settings": settings, "finished": False})
     process.wait_for_everyone()
     return resume, tokens_before
-
-
-def check_target_modules(model, targets) -> None:
-    """Refuse, before training, LoRA target modules that the model does not have."""
-    if targets == "all-linear":
-        return
-    import torch
-
-    names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
-    missing = [t for t in targets if t not in names]
-    if missing:
-        raise TradeoffError(f"params.yaml: lora.target_modules {missing} are not modules of this model; "
-                            f"its linear modules are {names} (or use all-linear)")
 
 
 def _base_model_and_lora(identity: dict, params: dict, on_gpu: bool):
