@@ -152,3 +152,17 @@ def test_a_temporary_being_written_is_kept_and_a_killed_writers_is_swept(repo, t
     atomic.write_json(tmp_path / "model.json", {})
     assert not live.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+
+
+# 2. a hub id the machine cannot reach
+
+def test_an_unreachable_hub_id_is_one_line_in_prepare_and_mmlu_eval(repo, workdir):
+    set_params(workdir, model__name="nonexistent/model")
+    before = snapshot(workdir)
+    proc = run_stage(repo, workdir, "prepare.py", "--out", "data/prepared", env_extra=OFFLINE)
+    assert_refused(proc, "params.yaml: model.name='nonexistent/model'", "Hub cannot be reached (offline?)",
+                   "local folder")
+    assert snapshot(workdir) == before
+    proc = subprocess.run([sys.executable, "-m", "tradeoff.mmlu_eval", "--model", "nonexistent/model", "--limit", "1"],
+                          cwd=workdir, env=stage_env(repo, **OFFLINE), capture_output=True, text=True, timeout=300)
+    one_line_refusal(proc, "--model='nonexistent/model'", "Hub cannot be reached (offline?)", "local folder")

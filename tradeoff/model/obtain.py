@@ -310,7 +310,7 @@ def _local_identity(path: Path) -> dict:
 
 def _hub_identity(repo_id: str, setting: str) -> dict:
     from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import RepositoryNotFoundError
 
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
     try:
@@ -319,7 +319,10 @@ def _hub_identity(repo_id: str, setting: str) -> dict:
             return {"kind": "hub", "name": repo_id, "revision": path.name, "path": str(path)}
         info = HfApi().model_info(repo_id)
         return {"kind": "hub", "name": repo_id, "revision": info.sha, "path": repo_id}
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, ValueError) as e:
+    except RepositoryNotFoundError:
+        raise TradeoffError(f"{setting}={repo_id!r}: no such model on the Hugging Face Hub, or a gated or private "
+                            "one (`huggingface-cli login`); or give a local checkpoint folder") from None
+    except Exception as e:  # noqa: BLE001: the hub client's HTTP library raises its own kinds (httpx2.ConnectError)
         reason = "not in the local cache and HF_HUB_OFFLINE is set" if offline else \
             f"the Hugging Face Hub cannot be reached (offline?): {type(e).__name__}"
         raise TradeoffError(f"{setting}={repo_id!r}: {reason}; download it where there is a network "
