@@ -38,9 +38,9 @@ def prepare_spider(source: str, data: dict, tmp: Path, params_file: str = "param
         raise TradeoffError(f"{params_file}: data.spider={source!r}: no such file or folder")
     try:
         root = spider_data.find_spider_root(tmp)
-        for split in ("train", "dev"):
-            examples = spider_data.load_split(root, split)
-            log.info("Spider %s: %d examples", split, len(examples))
+        for split in ("train", "dev"):  # each with examples whose database is there: what later stages use
+            examples = spider_data.examples_with_database(root, split)
+            log.info("Spider %s: %d examples with their database", split, len(examples))
     except TradeoffError as e:  # name the user's file, not our temporary copy of it
         raise TradeoffError(str(e).replace(f"{tmp}/", f"{source}: ").replace(str(tmp), source)) from None
     databases = sorted((root / "database").glob("*/*.sqlite"))

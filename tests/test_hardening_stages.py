@@ -166,3 +166,47 @@ def test_an_unreachable_hub_id_is_one_line_in_prepare_and_mmlu_eval(repo, workdi
     proc = subprocess.run([sys.executable, "-m", "tradeoff.mmlu_eval", "--model", "nonexistent/model", "--limit", "1"],
                           cwd=workdir, env=stage_env(repo, **OFFLINE), capture_output=True, text=True, timeout=300)
     one_line_refusal(proc, "--model='nonexistent/model'", "Hub cannot be reached (offline?)", "local folder")
+
+
+# 3. data with nothing to train or score on
+
+@pytest.mark.parametrize("mutate,fragment", [
+    (lambda f: (f / "dev.json").write_text("[]"), "spider_data.zip: dev.json: no examples (an empty list)"),
+    (lambda f: (f / "train_spider.json").write_text("[]"), "spider_data.zip: train_spider.json: no examples"),
+    (lambda f: shutil.rmtree(f / "database"), "train examples has its database there"),
+])
+def test_prepare_refuses_spider_data_with_no_examples(repo, workdir, sample_spider, mutate, fragment):
+    set_params(workdir, data__spider=str(_spider_zip(workdir, sample_spider, mutate)))
+    before = snapshot(workdir)
+    assert_refused(run_stage(repo, workdir, "prepare.py", "--out", "data/prepared"), fragment)
+    assert snapshot(workdir) == before
+
+
+def test_prepare_refuses_an_mmlu_dataset_with_no_test_questions(repo, workdir):
+    """hf:<dataset> whose test split is empty (the hub replaced by a stand-in: no network here)."""
+    set_params(workdir, data__mmlu="hf:cais/mmlu")
+    run = ("import runpy, sys, datasets\n"
+           "datasets.load_dataset = lambda *a, **k: {'test': [], 'dev': []}\n"
+           "sys.argv = sys.argv[1:]\n"
+           "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    before = snapshot(workdir)
+    proc = subprocess.run([sys.executable, "-c", run, str(repo / "stages" / "prepare.py"), "--out", "data/prepared"],
+                          cwd=workdir, env=stage_env(repo), capture_output=True, text=True, timeout=300)
+    assert_refused(proc, "params.yaml: data.mmlu=hf:cais/mmlu: its test split has no questions")
+    assert snapshot(workdir) == before
+
+
+# 4. a byte-order mark in an MMLU CSV
+
+def test_a_byte_order_mark_is_not_part_of_the_first_question(repo, workdir, tmp_path):
+    from tradeoff.mmlu.data import load_csv_dir
+
+    mmlu = tmp_path / "mmlu"
+    (mmlu / "test").mkdir(parents=True)
+    (mmlu / "test" / "astronomy_test.csv").write_bytes("\ufeffWhat is a star?,a,b,c,d,A\n".encode())
+    questions, _ = load_csv_dir(mmlu)
+    assert questions["astronomy"][0].question == "What is a star?"
+    set_params(workdir, data__mmlu=str(mmlu))
+    assert run_stage(repo, workdir, "prepare.py", "--out", "data/prepared").returncode == 0
+    prepared = workdir / "data" / "prepared" / "mmlu" / "test" / "astronomy_test.csv"
+    assert prepared.read_bytes().startswith(b"What is a star?,")

@@ -14,10 +14,11 @@ from .question import LETTERS, Question
 
 def read_csv(path: Path, subject: str) -> list[Question]:
     """One MMLU CSV: no header, question, A, B, C, D, answer letter. Read with the csv module and
-    newline='' so that quoted line breaks, CRLF endings and U+0085 stay inside their fields."""
+    newline='' so that quoted line breaks, CRLF endings and U+0085 stay inside their fields, and as
+    utf-8-sig so that a byte-order mark (spreadsheets write one) does not become part of the first question."""
     rows = []
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, encoding="utf-8-sig", newline="") as f:
             for i, row in enumerate(csv.reader(f)):
                 if len(row) != 6:
                     raise TradeoffError(f"{path}: row {i + 1} has {len(row)} columns; MMLU rows have 6 "
@@ -70,7 +71,10 @@ def load_hf(name: str = "cais/mmlu", setting: str = "params.yaml: data.mmlu") ->
             qs.append(Question(r["subject"], len(qs), r["question"], tuple(r["choices"]), LETTERS[int(r["answer"])]))
         return out
 
-    return split(ds["test"]), split(ds["dev"])
+    questions = split(ds.get("test", []))  # a DatasetDict is a dict of splits
+    if not questions:
+        raise TradeoffError(f"{setting}=hf:{name}: its test split has no questions")
+    return questions, split(ds.get("dev", []))
 
 
 def write_csv_dir(questions: dict[str, list[Question]], shots: dict[str, list[Question]], out: Path) -> None:

@@ -103,17 +103,24 @@ def load_examples(path: Path, schemas: dict[str, dict]) -> list[dict]:
     return out
 
 
-def load_split(root: Path, split: str) -> list[dict]:
-    """`train` (train_spider.json + train_others.json when present) or `dev`."""
-    schemas = load_schemas(root)
+def split_files(root: Path, split: str) -> list[Path]:
+    """`train`: train_spider.json (+ train_others.json when present); `dev`: dev.json."""
     if split == "dev":
-        return load_examples(root / "dev.json", schemas)
+        return [root / "dev.json"]
     if split == "train":
-        examples = load_examples(root / TRAIN_FILES[0], schemas)
-        if (root / TRAIN_FILES[1]).is_file():
-            examples += load_examples(root / TRAIN_FILES[1], schemas)
-        return examples
+        return [root / TRAIN_FILES[0]] + ([root / TRAIN_FILES[1]] if (root / TRAIN_FILES[1]).is_file() else [])
     raise ValueError(f"unknown split {split!r}")
+
+
+def load_split(root: Path, split: str) -> list[dict]:
+    """The examples of `train` or `dev`; a split with none is an error (nothing to train or score)."""
+    schemas = load_schemas(root)
+    files = split_files(root, split)
+    examples = [ex for path in files for ex in load_examples(path, schemas)]
+    if not examples:
+        raise TradeoffError(f"{' + '.join(map(str, files))}: no examples (an empty list); "
+                            f"the {split} split needs at least one")
+    return examples
 
 
 def database_path(root: Path, db_id: str) -> Path:
@@ -135,6 +142,9 @@ def examples_with_database(root: Path, split: str) -> list[dict]:
     were left out is logged."""
     everything = load_split(root, split)
     kept = [ex for ex in everything if database_path(root, ex["db_id"]).is_file()]
+    if not kept:
+        raise TradeoffError(f"{root / 'database'}: none of the {len(everything)} {split} examples has its database "
+                            "there (database/<db_id>/<db_id>.sqlite)")
     if len(kept) < len(everything):
         log.warning("using %d of %d %s examples: %d use a database missing from %s", len(kept), len(everything),
                     split, len(everything) - len(kept), root)
