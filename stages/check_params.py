@@ -19,6 +19,7 @@ log = logging.getLogger("check_params")
 
 
 def main(args, params):  # cli.run has checked every key and value of the params file by now
+    atomic.check_writable(args.out)
     name = params["model"]["name"]
     folder = fit.config_folder(name)
     if folder is None:

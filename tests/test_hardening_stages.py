@@ -210,3 +210,92 @@ def test_a_byte_order_mark_is_not_part_of_the_first_question(repo, workdir, tmp_
     assert run_stage(repo, workdir, "prepare.py", "--out", "data/prepared").returncode == 0
     prepared = workdir / "data" / "prepared" / "mmlu" / "test" / "astronomy_test.csv"
     assert prepared.read_bytes().startswith(b"What is a star?,")
+
+
+# 6. output paths checked before the work; every mistake one line
+
+def test_mmlu_eval_checks_out_before_scoring(repo, tmp_path):
+    (tmp_path / "file").write_text("previous")
+    start = time.monotonic()
+    proc = run_module(repo, tmp_path, "tradeoff.mmlu_eval", "--model", "bundled", "--limit", "1",
+                      "--out", "file/m.json")
+    one_line_refusal(proc, "file: is a file; cannot create this output folder under it")
+    assert time.monotonic() - start < 30 and (tmp_path / "file").read_text() == "previous"
+    (tmp_path / "m.json").mkdir()
+    one_line_refusal(run_module(repo, tmp_path, "tradeoff.mmlu_eval", "--model", "bundled", "--out", "m.json"),
+                     "m.json: is a folder; this output is a file")
+
+
+def test_mmlu_eval_refuses_an_unwritable_folder_before_scoring(tmp_path, monkeypatch, capsys):
+    """In-process: root (the test machine's user) may write anywhere, so the folder's permission is
+    simulated (as in test_hardening_sql); loading the model would fail the test."""
+    from tradeoff import mmlu_eval
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    monkeypatch.setattr(os, "access", lambda path, mode: os.path.abspath(path) != str(ro))
+    monkeypatch.setattr(mmlu_eval.load, "load_for_eval", lambda *a, **k: pytest.fail("loaded before checking --out"))
+    assert mmlu_eval.main(["--model", "bundled", "--limit", "1", "--out", str(ro / "m.json")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {ro}: not writable; outputs go there"]
+
+
+def test_a_read_only_folder_is_refused_even_for_root(tmp_path):
+    """os.access answers yes to root everywhere: the check writes a probe file."""
+    from tradeoff import TradeoffError, atomic
+
+    if not os.path.isdir("/sys"):
+        pytest.skip("no /sys here")
+    with pytest.raises(TradeoffError, match=r"^/sys: not writable"):
+        atomic.check_writable("/sys/m.json")
+    atomic.check_writable(tmp_path / "m.json")
+    assert list(tmp_path.iterdir()) == []  # the probe is gone
+
+
+@pytest.mark.parametrize("out,fragment", [
+    ("data", "data: is a folder; this output is a file"),
+    ("params.yaml/ok", "params.yaml: is a file; cannot create this output folder under it"),
+])
+def test_check_params_out_that_cannot_be_written(repo, workdir, out, fragment):
+    (workdir / "data").mkdir()
+    before = snapshot(workdir)
+    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", out), fragment)
+    assert snapshot(workdir) == before
+
+
+@pytest.mark.parametrize("setup,args,fragment", [
+    (lambda d: (d / "p.yaml").write_bytes(b"lr: 1.0e-4 # caf\xe9\n"), ["p.yaml"], "p.yaml: not UTF-8 text"),
+    (lambda d: (d / "p.yaml").mkdir(), ["p.yaml"], "p.yaml: is a folder, not a file"),
+    (lambda d: (d / "p.yaml").write_text("lr: 1.0e-4\n"), ["p.yaml", "--set", "lr=[1"],
+     "--set 'lr=[1': the value is not valid YAML"),
+    (lambda d: [(d / "p.yaml").write_text("lr: 1.0e-4\n"), (d / "merged.yaml").mkdir()],
+     ["p.yaml", "--write-params", "merged.yaml"], "merged.yaml: is a folder; this output is a file"),
+])
+def test_profile_mistakes_are_one_line(repo, workdir, setup, args, fragment):
+    setup(workdir)
+    before = snapshot(workdir)
+    one_line_refusal(run_module(repo, workdir, "tradeoff.profile", *args), fragment)
+    assert snapshot(workdir) == before
+
+
+def _sweep(repo, cwd, *args, path=None):
+    env = {**os.environ, "PYTHONPATH": str(repo), "PATH": path or os.environ["PATH"]}
+    return subprocess.run([sys.executable, "-m", "tradeoff.sweep", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_sweep_mistakes_are_one_line(repo, tmp_path):
+    one_line_refusal(_sweep(repo, tmp_path, path="/usr/bin:/bin"), "dvc: not found on PATH",
+                     "source .venv/bin/activate")
+    fake = tmp_path / "bin"  # a `dvc` whose `exp show --json` lists the workspace only
+    fake.mkdir()
+    show = json.dumps([{"rev": "workspace", "data": {"params": {}}}])
+    (fake / "dvc").write_text(f"#!/bin/sh\necho '{show}'\n")
+    (fake / "dvc").chmod(0o755)
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "report.json").write_text('{"exp1": {"d_ex": ')
+    path = f"{fake}:/usr/bin:/bin"
+    one_line_refusal(_sweep(repo, tmp_path, path=path), "metrics/report.json: not valid JSON")
+    (tmp_path / "reports").write_text("a file")
+    one_line_refusal(_sweep(repo, tmp_path, path=path), "reports: is a file; cannot create this output folder")
+    assert (tmp_path / "reports").read_text() == "a file"
+

@@ -35,8 +35,20 @@ def check_writable(*paths: str | Path, folder: bool = False) -> None:
             raise TradeoffError(f"{folder_above}: is a file; cannot create this output folder under it")
         if not os.access(folder_above, os.W_OK):
             raise TradeoffError(f"{folder_above}: not writable; outputs go there")
+        _probe(folder_above)  # os.access says yes to root everywhere, read-only mounts included
         if shutil.disk_usage(folder_above).free < MIN_FREE_BYTES:
             raise TradeoffError(f"{folder_above}: the disk is full (under {MIN_FREE_BYTES >> 20} MiB free)")
+
+
+def _probe(folder: Path) -> None:
+    """Create and remove a file in `folder`: the one sure test that outputs can be written there."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise TradeoffError(f"{folder}: not writable ({e.strerror}); outputs go there") from None
+    os.close(fd)
+    with contextlib.suppress(FileNotFoundError):  # a sweeper took it for a killed run's
+        os.unlink(probe)
 
 
 def _umask() -> int:

@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 def _score(args) -> None:
     if not 0 <= args.shots <= 5:
         raise TradeoffError(f"--shots {args.shots}: MMLU's dev split has 5 examples per subject; use 0-5")
+    if args.out:  # before the scoring, not after it
+        atomic.check_writable(args.out)
     start = time.perf_counter()
     categories = question.category_map(args.category_map)
     questions, shots = data.load_source(args.data, setting="--data")

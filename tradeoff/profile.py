@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from . import TradeoffError, atomic, cli
+from . import TradeoffError, atomic, cli, read_text
 from .config import check, load_params
 
 REQUIRED = "REQUIRED"
@@ -39,10 +39,9 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 
 def read_profile(path: str | Path) -> dict[str, object]:
     path = Path(path)
+    text = read_text(path)  # a missing file, a folder or bad bytes: one line naming it
     try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TradeoffError(f"{path}: file not found") from None
+        tree = yaml.safe_load(text)
     except yaml.YAMLError:
         raise TradeoffError(f"{path}: not valid YAML") from None
     if not isinstance(tree, dict) or not tree:
@@ -54,7 +53,10 @@ def parse_set(item: str) -> tuple[str, object]:
     key, sep, value = item.partition("=")
     if not sep or not key:
         raise TradeoffError(f"--set {item!r}: expected key=value, e.g. data.mmlu=/data/mmlu")
-    return key, yaml.safe_load(value)
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise TradeoffError(f"--set {item!r}: the value is not valid YAML (quote it, or close its brackets)") from None
 
 
 def merge(base: dict, overrides: dict[str, object], where: dict[str, str]) -> dict:
@@ -115,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _apply(args) -> None:
+    if args.write_params:
+        atomic.check_writable(args.write_params)
     overrides, where = {}, {}
     for path in args.profiles:
         for key, value in read_profile(path).items():

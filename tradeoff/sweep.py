@@ -20,11 +20,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import TradeoffError, atomic, cli
+from . import TradeoffError, atomic, cli, read_text
 from .config import FORGETTING_AXES
 from .report.sweep import chart, experiments, markdown, points
 
 REPORT = "metrics/report.json"
+REWRITE = "; truncated or edited? the report stage writes it again (dvc repro)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,15 +43,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _collect(args) -> None:
+    out = Path(args.out_dir)
+    atomic.check_writable(*(out / name for name in ("sweep.json", "sweep.md", "sweep.html")))
     cmd = ["dvc", "exp", "show", "--json"] + (["--all-commits"] if args.all_commits else [])
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode:
-        raise TradeoffError(f"`{' '.join(cmd)}` failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-    show = json.loads(done.stdout)
+    show = _parse_json(_output(cmd), f"the output of `{' '.join(cmd)}`")
     rows = points(show, {rev: _report(rev) for _, rev, _ in experiments(show)})
     if not rows:
         raise TradeoffError("no experiment has a metrics/report.json yet: run `dvc repro` or `dvc queue start`")
-    out = Path(args.out_dir)
     atomic.write_json(out / "sweep.json", rows)
     atomic.write_text(out / "sweep.md", markdown(rows))
     chart(rows, out / "sweep.html", Path(".dvc/plots"), args.forgetting_axis)
@@ -58,13 +57,32 @@ def _collect(args) -> None:
     logging.getLogger("sweep").info("wrote %s/sweep.md, sweep.json and sweep.html (%d points)", out, len(rows))
 
 
+def _output(cmd: list[str]) -> str:
+    """What `cmd` prints; a missing program or a failure is one line."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise TradeoffError(f"{cmd[0]}: not found on PATH; activate the project's environment "
+                            "(source .venv/bin/activate)") from None
+    if done.returncode:
+        raise TradeoffError(f"`{' '.join(cmd)}` failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return done.stdout
+
+
+def _parse_json(text: str, what: str, hint: str = ""):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TradeoffError(f"{what}: not valid JSON ({e.msg} at line {e.lineno}){hint}") from None
+
+
 def _report(rev: str) -> dict | None:
     """A revision's metrics/report.json (the workspace's from disk), None where it has none."""
     if rev == "workspace":
         path = Path(REPORT)
-        return json.loads(path.read_text()) if path.is_file() else None
+        return _parse_json(read_text(path), str(path), REWRITE) if path.is_file() else None
     done = subprocess.run(["git", "show", f"{rev}:{REPORT}"], capture_output=True, text=True)
-    return json.loads(done.stdout) if done.returncode == 0 else None
+    return _parse_json(done.stdout, f"{rev}:{REPORT}", REWRITE) if done.returncode == 0 else None
 
 
 if __name__ == "__main__":
