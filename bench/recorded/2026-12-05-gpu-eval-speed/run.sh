@@ -25,7 +25,7 @@ step import_no_pyc python3 -c "import time; t=time.time(); $IMPORTS; print('impo
 export PYTHONPYCACHEPREFIX=/tmp/pyc
 step compileall python3 -m compileall -q -j 16 /tmp/site $(python3 -c "import site; print(' '.join(site.getsitepackages()))") $PWD/tradeoff
 step import_pyc python3 -c "import time; t=time.time(); $IMPORTS; print('imports', round(time.time()-t, 2), 's')"
-step profile_all python3 bench/mmlu_forward_profile.py --model bundled-qwen --data /tmp/x/mmlu --subjects 57 --batch-size 256 512
+step profile_all python3 bench/mmlu_forward_profile.py --model bundled-qwen --data /tmp/x/mmlu --subjects 57 --batch-size 256
 stage mmlu base none
 stage mmlu base_again none
 stage sql base none
