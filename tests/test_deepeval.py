@@ -1,6 +1,6 @@
 """The optional DeepEval metric (tradeoff/spider/deepeval_metric.py), run offline in its own
 environment (.venv-deepeval, built by `make test` from requirements-deepeval.txt: deepeval cannot
-share the main one, README "DeepEval"), on the sample Spider databases."""
+share the main one, docs/deepeval.md), on the sample Spider databases."""
 
 import json
 import os

@@ -13,7 +13,7 @@ project grew from did): the same official EX semantics and SQL sandbox as the ev
 
 `actual_output` is the model's reply: its SQL is extracted as the pipeline does (`extract=False`
 to score it as given). The metric runs no LLM. deepeval is an optional dependency that cannot share
-an environment with this project's transformers (README, "DeepEval"); only `sqlglot` and
+an environment with this project's transformers (docs/deepeval.md); only `sqlglot` and
 `sqlparse` are needed beside it.
 """
 
