@@ -135,3 +135,21 @@ def test_a_prediction_that_times_out_is_wrong(db_dir):
                     timeout_s=0.5, workers=1)
     assert records[0]["verdict"] == 0 and records[0]["error"] == "timeout"
     assert summarize(records)["timeouts"] == 1
+
+
+def test_sql_eval_default_timeout_is_the_pipelines(repo):
+    """One way to score: `python -m tradeoff.sql_eval` without --timeout, the scorer's functions and the
+    DeepEval metric give each query the pipeline's eval_sql.timeout_s (a query between the two budgets
+    was once a timeout in the pipeline and right under sql_eval's 30 s default)."""
+    import inspect
+
+    import yaml
+
+    from tradeoff import sql_eval
+    from tradeoff.spider import metric, sandbox
+
+    pipeline = yaml.safe_load((repo / "params.yaml").read_text())["eval_sql"]["timeout_s"]
+    args = sql_eval.build_parser().parse_args(["--gold", "g", "--pred", "p", "--db", "d"])
+    assert args.timeout == pipeline == sandbox.DEFAULT_TIMEOUT_S
+    for function in (metric.score, sandbox.execute, sandbox.execute_in_worker, sandbox.Executor.__init__):
+        assert inspect.signature(function).parameters["timeout_s"].default == pipeline, function

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import TradeoffError, atomic, cli, read_text
 from .spider.metric import format_summary, is_database_name, log_left_out, score, summarize
-from .spider.sandbox import MAX_TIMEOUT_S
+from .spider.sandbox import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S
 
 
 def read_lines(path: Path) -> list[str]:
@@ -56,16 +56,21 @@ def timeout_seconds(text: str) -> float:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = cli.ArgumentParser(prog="python -m tradeoff.sql_eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--gold", type=Path, required=True, help="gold file: one 'SQL<TAB>db_id' per line")
     parser.add_argument("--pred", type=Path, required=True, help="predictions: one SQL per line")
     parser.add_argument("--db", type=Path, required=True, help="database folder holding <db_id>/*.sqlite")
     parser.add_argument("--verdicts", type=Path, help="write one JSON line per example here")
     parser.add_argument("--keep-distinct", action="store_true", help="do not remove DISTINCT before execution")
-    parser.add_argument("--timeout", type=timeout_seconds, default=30.0, help="seconds per query (default 30)")
+    parser.add_argument("--timeout", type=timeout_seconds, default=DEFAULT_TIMEOUT_S,
+                        help=f"seconds per query (default {DEFAULT_TIMEOUT_S:g}, the pipeline's eval_sql.timeout_s)")
     parser.add_argument("--workers", type=cli.positive_int, default=None, help="worker processes (default: all cores)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     cli.setup_logging("%(levelname)s %(message)s")
     return cli.exit_status(lambda: _score_files(args))
 

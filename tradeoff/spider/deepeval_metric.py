@@ -26,6 +26,7 @@ from deepeval.test_case import LLMTestCase
 
 from . import metric
 from .prompt import extract_sql
+from .sandbox import DEFAULT_TIMEOUT_S
 
 
 class SpiderExecutionAccuracy(BaseMetric):
@@ -33,7 +34,7 @@ class SpiderExecutionAccuracy(BaseMetric):
     official execution-accuracy rules), else 0."""
 
     def __init__(self, db_dir: str | Path, threshold: float = 1.0, keep_distinct: bool = False,
-                 timeout_s: float = 30.0, extract: bool = True):
+                 timeout_s: float = DEFAULT_TIMEOUT_S, extract: bool = True):
         self.db_dir = Path(db_dir)
         self.threshold = threshold
         self.keep_distinct = keep_distinct

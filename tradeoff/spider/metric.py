@@ -24,7 +24,7 @@ import sqlparse
 
 from .. import TradeoffError
 from .hardness import LEVELS, classify
-from .sandbox import Executor, Outcome, execute_in_worker
+from .sandbox import DEFAULT_TIMEOUT_S, Executor, Outcome, execute_in_worker
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def database_files(db_dir: Path, db_id: str) -> list[Path]:
 
 
 def score(examples: list[dict], predictions: list[str], db_dir: Path, keep_distinct: bool = False,
-          timeout_s: float = 30.0, workers: int | None = None) -> list[dict]:
+          timeout_s: float = DEFAULT_TIMEOUT_S, workers: int | None = None) -> list[dict]:
     """One verdict record per example: verdict 1/0, or `left_out` with a reason.
 
     `examples` carry db_id and query (the gold); `db_dir` holds `<db_id>/*.sqlite`.

@@ -34,6 +34,9 @@ MAX_VALUE_BYTES = 10**7  # longest string or blob a query may build
 MAX_RESULT_BYTES = 32 * 2**20  # what a result may weigh on its way back to the scorer
 KILL_MARGIN_S = 0.5  # past its budget, a query's worker is killed
 MAX_TIMEOUT_S = 86_400.0  # a day: a longer budget overflows the operating system's waits
+# seconds per query unless told otherwise: the pipeline's eval_sql.timeout_s in params.yaml, so that
+# `python -m tradeoff.sql_eval` scores as the eval_sql stage does (tests/test_sql_eval.py keeps them equal)
+DEFAULT_TIMEOUT_S = 10.0
 MAX_WORKERS_PER_CPU = 4  # more only share the same cores, and each costs its memory up front
 
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
@@ -120,7 +123,7 @@ def _run(con: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int, sta
         con.set_progress_handler(None, 0)
 
 
-def execute(db_path: str | Path, sql: str, timeout_s: float = 30.0, max_rows: int = MAX_ROWS) -> Outcome:
+def execute(db_path: str | Path, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S, max_rows: int = MAX_ROWS) -> Outcome:
     """Run one query in this process under every cap above, on a connection of its own."""
     start = time.monotonic()
     try:
@@ -136,7 +139,7 @@ def execute(db_path: str | Path, sql: str, timeout_s: float = 30.0, max_rows: in
 _WORKER_CONNECTIONS: dict[str, sqlite3.Connection] = {}
 
 
-def execute_in_worker(db_path: str, sql: str, timeout_s: float = 30.0, max_rows: int = MAX_ROWS) -> Outcome:
+def execute_in_worker(db_path: str, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S, max_rows: int = MAX_ROWS) -> Outcome:
     """`execute`, keeping one read-only connection per database open for the worker's lifetime
     (opening one costs as much as a small Spider query). The authorizer forbids transactions and
     writes, so one query cannot leave state behind for the next."""
@@ -251,7 +254,7 @@ class Executor:
     that a query keeps past its budget plus KILL_MARGIN_S, costs only that query: it is replaced
     and the run goes on, in order."""
 
-    def __init__(self, workers: int | None = None, timeout_s: float = 30.0, max_rows: int = MAX_ROWS,
+    def __init__(self, workers: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S, max_rows: int = MAX_ROWS,
                  task=_execute_task, jobs: int | None = None):
         if not 0 < timeout_s <= MAX_TIMEOUT_S:
             raise ValueError(f"timeout_s = {timeout_s}: not in (0, {MAX_TIMEOUT_S:g}] seconds")
