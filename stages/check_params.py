@@ -3,8 +3,10 @@
 DVC deletes a stage's outputs just before it runs the stage, so a mistake in params.yaml (say
 `dvc exp run -S lr=abc`) used to cost the previous adapters and metrics once training started.
 Every other stage comes after this one (through `prepare`), so the whole file is checked first:
-every key and value, and, when the base model is on this machine already, the values against it
-(LoRA rank and target modules, lengths against its context; otherwise `prepare` checks those).
+every key and value; that this machine can have the base model, as `prepare` resolves it (a hub id
+the hub cannot be asked about and the local cache lacks fails here, not in `prepare`); and, when the
+model is on this machine already, the values against it (LoRA rank and target modules, lengths
+against its context; otherwise `prepare` checks those).
 For a valid file the output (--out) is the same every time, so nothing downstream reruns for it.
 """
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from tradeoff import atomic
 from tradeoff.cli import parser, run
-from tradeoff.model import fit
+from tradeoff.model import fit, obtain
 
 log = logging.getLogger("check_params")
 
@@ -21,6 +23,7 @@ log = logging.getLogger("check_params")
 def main(args, params):  # cli.run has checked every key and value of the params file by now
     atomic.check_writable(args.out)
     name = params["model"]["name"]
+    obtain.check_obtainable(name, f"{args.params}: model.name")
     folder = fit.config_folder(name)
     if folder is None:
         log.info("model.name=%s is not on this machine yet: prepare checks the params against it", name)

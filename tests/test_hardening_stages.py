@@ -89,16 +89,20 @@ def test_a_failed_experiment_keeps_the_previous_results_byte_identical(project):
     sh(["dvc", "repro", "train_exp1"], dest, env)
     sh(["git", "add", "-A"], dest, env)
     sh(["git", "commit", "-qm", "baseline"], dest, env)
-    kept = ["adapters/exp1", "metrics/train_exp1.json", "curves/exp1"]
+    kept = ["data/prepared", "adapters/exp1", "metrics/train_exp1.json", "curves/exp1", "dvc.lock"]
     before = {f: snapshot(dest / f) if (dest / f).is_dir() else (dest / f).read_bytes() for f in kept}
     params_text = (dest / "params.yaml").read_text()
+    # a hub id on a machine without a hub: check_params resolves it as prepare does (issue 31's fresh-clone trial)
+    offline = {**env, **OFFLINE, "HF_HUB_CACHE": str(dest.parent / f"{dest.name}-empty-hub-cache")}
     for change, fragment in [("train.seed=4294967296", "train.seed = 4294967296 is not allowed"),
                              ("lora.r=100000000000", "lora.r = 100000000000 is larger than the hidden size"),
-                             ("lora.target_modules=[]", "lora.target_modules = [] is not allowed")]:
-        bad = subprocess.run(["dvc", "exp", "run", "-S", change], cwd=dest, env=env, capture_output=True, text=True)
+                             ("lora.target_modules=[]", "lora.target_modules = [] is not allowed"),
+                             ("model.name=nonexistent/model", "params.yaml: model.name='nonexistent/model': the Hugging "
+                              "Face Hub cannot be reached (offline?) and the model is not in the local cache")]:
+        bad = subprocess.run(["dvc", "exp", "run", "-S", change], cwd=dest, env=offline, capture_output=True, text=True)
         out = bad.stdout + bad.stderr
         assert bad.returncode != 0 and "Traceback" not in out, out[-3000:]
-        assert "Running stage 'check_params'" in out and "Running stage 'train_exp1'" not in out
+        assert "Running stage 'check_params'" in out and "Running stage 'prepare'" not in out, out[-3000:]
         ours = [line for line in out.splitlines() if line.startswith("error: ")]
         assert len(ours) == 1 and fragment in ours[0], out[-3000:]
         (dest / "params.yaml").write_text(params_text)  # DVC leaves the bad value in the workspace
@@ -166,6 +170,100 @@ def test_an_unreachable_hub_id_is_one_line_in_prepare_and_mmlu_eval(repo, workdi
     proc = subprocess.run([sys.executable, "-m", "tradeoff.mmlu_eval", "--model", "nonexistent/model", "--limit", "1"],
                           cwd=workdir, env=stage_env(repo, **OFFLINE), capture_output=True, text=True, timeout=300)
     one_line_refusal(proc, "--model='nonexistent/model'", "Hub cannot be reached (offline?)", "local folder")
+
+
+def _hub_cache(root, repo_id, config):
+    """A local Hugging Face cache (HF_HUB_CACHE) holding one snapshot of `repo_id` with this config.json."""
+    repo = root / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / ("c" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text(json.dumps(config))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("c" * 40)
+    return root
+
+
+@pytest.fixture
+def fake_hub():
+    """A Hugging Face Hub on 127.0.0.1 that knows one model, owner/real (its metadata only)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Hub(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            found = self.path.split("?")[0] == "/api/models/owner/real"
+            body = json.dumps({"id": "owner/real", "sha": "b" * 40} if found else {"error": "Repository not found"})
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            if not found:
+                self.send_header("X-Error-Code", "RepoNotFound")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}"}
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("env,fragment", [
+    (OFFLINE, "model.name='nonexistent/model': the Hugging Face Hub cannot be reached (offline?) and the model "
+              "is not in the local cache"),
+    ({"HF_HUB_OFFLINE": "1"}, "model.name='nonexistent/model': HF_HUB_OFFLINE is set and the model is not in the "
+                              "local cache"),
+])
+def test_check_params_refuses_a_hub_id_this_machine_cannot_have(repo, workdir, tmp_path, env, fragment):
+    """`dvc exp run -S model.name=nonexistent/model` offline: refused by check_params, as prepare would refuse
+    it, and quickly (the hub is asked with a timeout, or not at all under HF_HUB_OFFLINE)."""
+    set_params(workdir, model__name="nonexistent/model")
+    before = snapshot(workdir)
+    start = time.monotonic()
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok",
+                     env_extra={**env, "HF_HUB_CACHE": str(tmp_path / "empty-hub-cache")})
+    assert time.monotonic() - start < 60
+    assert_refused(proc, "params.yaml: ", fragment, "local folder")
+    assert snapshot(workdir) == before
+
+
+@pytest.mark.parametrize("name,fragment", [
+    ("./no/such/model", "model.name='./no/such/model': no such model folder"),
+    ("not-a-model", "model.name='not-a-model' is neither `bundled`, a folder nor a hub id"),
+    ("owner/none", "model.name='owner/none': no such model on the Hugging Face Hub"),
+    ("./empty-folder", "empty-folder: no config.json"),
+])
+def test_check_params_refuses_a_model_prepare_would_refuse(repo, workdir, fake_hub, name, fragment):
+    (workdir / "empty-folder").mkdir()
+    set_params(workdir, model__name=name)
+    before = snapshot(workdir)
+    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", env_extra=fake_hub),
+                   fragment)
+    assert snapshot(workdir) == before and not (workdir / "data").exists()
+
+
+def test_check_params_passes_a_hub_id_the_hub_or_the_local_cache_has(repo, workdir, tmp_path, fake_hub):
+    """A real user's hub id passes: one the hub knows (not downloaded yet: prepare checks the params against
+    it), or one in the local cache when the hub cannot be reached, which prepare then resolves from the cache."""
+    set_params(workdir, model__name="owner/real")
+    empty = {"HF_HUB_CACHE": str(tmp_path / "empty-hub-cache")}
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", env_extra={**fake_hub, **empty})
+    assert proc.returncode == 0 and "prepare checks the params against it" in proc.stderr, proc.stderr[-2000:]
+
+    cache = {"HF_HUB_CACHE": str(_hub_cache(tmp_path / "hub-cache", "owner/cached",
+                                            {"model_type": "llama", "hidden_size": 8, "max_position_embeddings": 2048}))}
+    set_params(workdir, model__name="owner/cached", lora__r=4)
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", env_extra={**OFFLINE, **cache})
+    assert proc.returncode == 0 and "the params fit the base model" in proc.stderr, proc.stderr[-2000:]
+    set_params(workdir, lora__r=16)  # the cached config is what both stages check against
+    before = snapshot(workdir)
+    for script, out in [("check_params.py", "data/params.ok"), ("prepare.py", "data/prepared")]:
+        proc = run_stage(repo, workdir, script, "--out", out, env_extra={**OFFLINE, **cache})
+        assert_refused(proc, "params.yaml: lora.r = 16 is larger than the hidden size of the model (8)")
+    assert snapshot(workdir) == before
 
 
 # 3. data with nothing to train or score on

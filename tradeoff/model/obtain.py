@@ -299,8 +299,6 @@ def _bundled_identity(name: str) -> dict:
 
 
 def _local_identity(path: Path) -> dict:
-    if not (path / "config.json").is_file():
-        raise TradeoffError(f"{path}: no config.json; model.name must be `bundled`, a hub id or a checkpoint folder")
     h = hashlib.sha256()
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in {".json", ".safetensors", ".bin", ".model"})
     for p in files:
@@ -308,38 +306,79 @@ def _local_identity(path: Path) -> dict:
     return {"kind": "local", "name": str(path), "sha256": h.hexdigest(), "path": str(path)}
 
 
+HUB_TIMEOUT_S = 10.0  # the longest the hub may take to answer for a model's metadata
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
+
+
 def _hub_identity(repo_id: str, setting: str) -> dict:
+    """The revision the hub names (asked for metadata only, HUB_TIMEOUT_S at most), else, with
+    HF_HUB_OFFLINE set or no hub answering, the snapshot in the local Hugging Face cache; refused
+    when neither has the model. Downloads nothing."""
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import RepositoryNotFoundError
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
+    failure = ""  # what the hub client raised
+    if _hub_offline():
+        unreachable = "HF_HUB_OFFLINE is set"
+    else:
+        try:
+            info = HfApi().model_info(repo_id, timeout=HUB_TIMEOUT_S)
+            return {"kind": "hub", "name": repo_id, "revision": info.sha, "path": repo_id}
+        except RepositoryNotFoundError:
+            raise TradeoffError(f"{setting}={repo_id!r}: no such model on the Hugging Face Hub, or a gated or "
+                                "private one (`huggingface-cli login`); or give a local checkpoint folder") from None
+        except Exception as e:  # noqa: BLE001: the hub client's HTTP library raises its own kinds (httpx2.ConnectError)
+            unreachable, failure = "the Hugging Face Hub cannot be reached (offline?)", f" (hub: {type(e).__name__})"
     try:
-        if offline:
-            path = Path(snapshot_download(repo_id, local_files_only=True))
-            return {"kind": "hub", "name": repo_id, "revision": path.name, "path": str(path)}
-        info = HfApi().model_info(repo_id)
-        return {"kind": "hub", "name": repo_id, "revision": info.sha, "path": repo_id}
-    except RepositoryNotFoundError:
-        raise TradeoffError(f"{setting}={repo_id!r}: no such model on the Hugging Face Hub, or a gated or private "
-                            "one (`huggingface-cli login`); or give a local checkpoint folder") from None
-    except Exception as e:  # noqa: BLE001: the hub client's HTTP library raises its own kinds (httpx2.ConnectError)
-        reason = "not in the local cache and HF_HUB_OFFLINE is set" if offline else \
-            f"the Hugging Face Hub cannot be reached (offline?): {type(e).__name__}"
-        raise TradeoffError(f"{setting}={repo_id!r}: {reason}; download it where there is a network "
-                            f"and give that local folder instead, or `bundled`") from None
+        path = Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:  # noqa: BLE001: LocalEntryNotFoundError and kin: not in the cache
+        raise TradeoffError(f"{setting}={repo_id!r}: {unreachable} and the model is not in the local cache; "
+                            "download it where there is a network and give that local folder instead, "
+                            f"or `bundled`{failure}") from None
+    log.info("%s=%s: %s; using the local cache's snapshot %s", setting, repo_id, unreachable, path.name)
+    return {"kind": "hub", "name": repo_id, "revision": path.name, "path": str(path)}
+
+
+def _kind(name: str, setting: str) -> str:
+    """What `name` names: `bundled`, `local` (a checkpoint folder) or `hub` (an owner/name id);
+    refused when it can be none of them."""
+    if name in BUNDLED:
+        return "bundled"
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith((".", "/", "~")):
+        if not path.is_dir():
+            raise TradeoffError(f"{setting}={name!r}: no such model folder")
+        if not (path / "config.json").is_file():
+            raise TradeoffError(f"{path}: no config.json; model.name must be `bundled`, a hub id or a checkpoint folder")
+        return "local"
+    if name.count("/") == 1:
+        return "hub"
+    raise TradeoffError(f"{setting}={name!r} is neither `bundled`, a folder nor a hub id (owner/name)")
 
 
 def resolve(name: str, setting: str = "params.yaml: model.name") -> dict:
     """The identity of the base model `name` (see module doc), converting a bundled one into the
     models cache if needed; `model_path` says where it loads from. `setting` says where the name
     was given, for the error messages."""
-    if name in BUNDLED:
+    kind = _kind(name, setting)
+    if kind == "bundled":
         return _bundled_identity(name)
-    path = Path(name).expanduser()
-    if path.exists() or name.startswith((".", "/", "~")):
-        if not path.is_dir():
-            raise TradeoffError(f"{setting}={name!r}: no such model folder")
-        return _local_identity(path)
-    if name.count("/") == 1:
-        return _hub_identity(name, setting)
-    raise TradeoffError(f"{setting}={name!r} is neither `bundled`, a folder nor a hub id (owner/name)")
+    if kind == "local":
+        return _local_identity(Path(name).expanduser())
+    return _hub_identity(name, setting)
+
+
+def check_obtainable(name: str, setting: str = "params.yaml: model.name") -> None:
+    """Refuse, as `resolve` would and before any stage's outputs are deleted, a model this machine
+    cannot have: a name that is no model, a folder without a config.json, `bundled` without its
+    package, a hub id that neither the hub (metadata only, HUB_TIMEOUT_S at most) nor the local
+    cache has. Fast: it converts, hashes and downloads nothing, and imports the hub client only for
+    a hub id. The parts of `bundled-qwen` and `bundled-qwen-1.5b` are downloaded by `prepare`."""
+    kind = _kind(name, setting)
+    if kind == "bundled" and "parts" not in BUNDLED[name]:
+        bundled_gguf_path(name)
+    elif kind == "hub":
+        _hub_identity(name, setting)
