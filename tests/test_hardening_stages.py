@@ -374,26 +374,3 @@ def test_profile_mistakes_are_one_line(repo, workdir, setup, args, fragment):
     one_line_refusal(run_module(repo, workdir, "tradeoff.profile", *args), fragment)
     assert snapshot(workdir) == before
 
-
-def _sweep(repo, cwd, *args, path=None):
-    env = {**os.environ, "PYTHONPATH": str(repo), "PATH": path or os.environ["PATH"]}
-    return subprocess.run([sys.executable, "-m", "tradeoff.sweep", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
-
-
-def test_sweep_mistakes_are_one_line(repo, tmp_path):
-    one_line_refusal(_sweep(repo, tmp_path, path="/usr/bin:/bin"), "dvc: not found on PATH",
-                     "source .venv/bin/activate")
-    fake = tmp_path / "bin"  # a `dvc` whose `exp show --json` lists the workspace only
-    fake.mkdir()
-    show = json.dumps([{"rev": "workspace", "data": {"params": {}}}])
-    (fake / "dvc").write_text(f"#!/bin/sh\necho '{show}'\n")
-    (fake / "dvc").chmod(0o755)
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "report.json").write_text('{"exp1": {"d_ex": ')
-    path = f"{fake}:/usr/bin:/bin"
-    one_line_refusal(_sweep(repo, tmp_path, path=path), "metrics/report.json: not valid JSON")
-    (tmp_path / "reports").write_text("a file")
-    one_line_refusal(_sweep(repo, tmp_path, path=path), "reports: is a file; cannot create this output folder")
-    assert (tmp_path / "reports").read_text() == "a file"
-

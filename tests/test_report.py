@@ -88,27 +88,6 @@ def test_summary_and_plot_rows_carry_the_numbers_of_the_table():
     assert set(points) == {"exp1", "exp2"} and points["exp2"]["d_ex"] == 25.0 and points["exp2"]["label"] == "exp2 (lr 5e-05)"
 
 
-def test_sweep_keeps_one_point_per_distinct_arm_setting():
-    from tradeoff.report import sweep, table
-
-    _, result = _result()
-    reports = {}
-
-    def rev(name, lr, r=16):
-        params = {"lr": lr, "exp2": {"lr": 5e-5}, "lora": {"r": r, "alpha": 32, "dropout": 0.0}, "train": {}}
-        reports[name * 8] = table.summary(result, {"exp1": lr, "exp2": 5e-5})
-        return {"rev": name * 8, "name": name, "data": {"params": {"params.yaml": {"data": params}}}}
-
-    old = {"rev": "b" * 40, "name": "old", "data": {"params": {"params.yaml": {"data": {}}}}}
-    reports["b" * 40] = None  # a revision from before metrics/report.json existed
-    show = [{**rev("main", 2e-4), "experiments": [{"revs": [rev("a", 1e-4)]}, {"revs": [rev("b", 1e-3, r=64)]},
-                                                  {"revs": [old]}]}]
-    rows = sweep.points(show, reports)
-    assert [(x["arm"], x["lr"], x["lora_r"]) for x in rows] == [
-        ("exp2", 5e-5, 16), ("exp1", 1e-4, 16), ("exp1", 2e-4, 16), ("exp2", 5e-5, 64), ("exp1", 1e-3, 64)]
-    assert "| a | exp1 | 0.0001 | 16 |" in sweep.markdown(rows)
-
-
 def test_the_dvc_metrics_are_each_arms_headline_in_points():
     from tradeoff.report import table
 

@@ -6,9 +6,13 @@
     python -m tradeoff.sweep                     # -> reports/sweep.md, reports/sweep.json, reports/sweep.html
 
 Reads `dvc exp show --json` (the committed baseline, the workspace and the experiments based on
-the current commit; --all-commits for every baseline), takes each arm's deltas from that
-revision's metrics/report.json (`git show REV:metrics/report.json`), and keeps one point per
-distinct arm setting (the exp2 arm is the same in a sweep over `lr`, so it appears once).
+the current commit; --all-commits for every baseline) and takes each finished experiment's deltas
+from its metrics/report.json (`git show REV:metrics/report.json`). Groups the arms by setting (every
+param but train.seed: another model, data or prompt is another setting), gives each setting's mean,
+sd and range across seeds beside its paired 95% intervals, and calls a difference between two
+settings that differ in one param only when their seed ranges separate (at least 2 seeds each) and
+their intervals do not overlap. Queued, running and failed experiments, and a workspace or commit
+whose params.yaml differs from its dvc.lock, are left out and named with the reason.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from pathlib import Path
 
 from . import TradeoffError, atomic, cli, read_text
 from .config import FORGETTING_AXES
-from .report.sweep import chart, experiments, markdown, points
+from .report.sweep import ShowError, chart, collect, experiments, markdown, stale_params, why_left_out
 
 REPORT = "metrics/report.json"
+LOCK = "dvc.lock"
 REWRITE = "; truncated or edited? the report stage writes it again (dvc repro)"
 
 
@@ -46,15 +51,27 @@ def _collect(args) -> None:
     out = Path(args.out_dir)
     atomic.check_writable(*(out / name for name in ("sweep.json", "sweep.md", "sweep.html")))
     cmd = ["dvc", "exp", "show", "--json"] + (["--all-commits"] if args.all_commits else [])
-    show = _parse_json(_output(cmd), f"the output of `{' '.join(cmd)}`")
-    rows = points(show, {rev: _report(rev) for _, rev, _ in experiments(show)})
-    if not rows:
-        raise TradeoffError("no experiment has a metrics/report.json yet: run `dvc repro` or `dvc queue start`")
-    atomic.write_json(out / "sweep.json", rows)
-    atomic.write_text(out / "sweep.md", markdown(rows))
-    chart(rows, out / "sweep.html", Path(".dvc/plots"), args.forgetting_axis)
-    print(markdown(rows))
-    logging.getLogger("sweep").info("wrote %s/sweep.md, sweep.json and sweep.html (%d points)", out, len(rows))
+    what = f"the output of `{' '.join(cmd)}`"
+    show = _parse_json(_output(cmd), what)
+    try:
+        exps = experiments(show)
+    except (ShowError, AttributeError, KeyError, TypeError) as e:
+        raise TradeoffError(f"{what}: not the shape DVC 3 prints ({e})") from None
+    stale = {x["rev"]: stale_params(x["params"], _lock(x["rev"])) for x in exps if not why_left_out(x)}
+    sweep = collect(exps, {x["rev"]: _report(x["rev"]) for x in exps if not why_left_out(x, stale.get(x["rev"]))},
+                    stale)
+    counted = [r for r in sweep["runs"] if r["counted"]]
+    if not counted:
+        raise TradeoffError("no finished experiment has a metrics/report.json yet: run `dvc repro` or `dvc queue "
+                            f"start` ({len(sweep['left_out'])} left out: "
+                            + "; ".join(f"{x['experiment']}: {x['why']}" for x in sweep["left_out"]) + ")")
+    atomic.write_json(out / "sweep.json", sweep)
+    atomic.write_text(out / "sweep.md", markdown(sweep))
+    chart(counted, out / "sweep.html", Path(".dvc/plots"), args.forgetting_axis)
+    print(markdown(sweep))
+    logging.getLogger("sweep").info("wrote %s/sweep.md, sweep.json and sweep.html "
+                                    "(%d runs in %d settings, %d left out)",
+                                    out, len(counted), len(sweep["settings"]), len(sweep["left_out"]))
 
 
 def _output(cmd: list[str]) -> str:
@@ -76,13 +93,42 @@ def _parse_json(text: str, what: str, hint: str = ""):
         raise TradeoffError(f"{what}: not valid JSON ({e.msg} at line {e.lineno}){hint}") from None
 
 
-def _report(rev: str) -> dict | None:
-    """A revision's metrics/report.json (the workspace's from disk), None where it has none."""
+def _read(rev: str, name: str) -> tuple[str, str] | None:
+    """(where, text) of a revision's file (the workspace's from disk), None where it has none."""
     if rev == "workspace":
-        path = Path(REPORT)
-        return _parse_json(read_text(path), str(path), REWRITE) if path.is_file() else None
-    done = subprocess.run(["git", "show", f"{rev}:{REPORT}"], capture_output=True, text=True)
-    return _parse_json(done.stdout, f"{rev}:{REPORT}", REWRITE) if done.returncode == 0 else None
+        path = Path(name)
+        return (str(path), read_text(path)) if path.is_file() else None
+    done = subprocess.run(["git", "show", f"{rev}:{name}"], capture_output=True, text=True)
+    return (f"{rev[:7]}:{name}", done.stdout) if done.returncode == 0 else None
+
+
+def _report(rev: str) -> dict | None:
+    """A revision's metrics/report.json, None where it has none; not an object: one line."""
+    found = _read(rev, REPORT)
+    if not found:
+        return None
+    report = _parse_json(found[1], found[0], REWRITE)
+    if not isinstance(report, dict):
+        raise TradeoffError(f"{found[0]}: not a JSON object{REWRITE}")
+    return report
+
+
+def _lock(rev: str) -> dict | None:
+    """A revision's dvc.lock, None where it has none; not valid YAML: one line. Read as DVC reads
+    it (ruamel, YAML 1.2), where `5e-05` is a number, not PyYAML's string."""
+    from ruamel.yaml import YAML, YAMLError
+
+    found = _read(rev, LOCK)
+    if not found:
+        return None
+    try:
+        lock = YAML(typ="safe", pure=True).load(found[1])
+    except YAMLError as e:
+        raise TradeoffError(f"{found[0]}: not valid YAML ({str(e).splitlines()[0]}); DVC writes it again "
+                            "(dvc repro)") from None
+    if lock is not None and not (isinstance(lock, dict) and isinstance(lock.get("stages", {}), dict)):
+        raise TradeoffError(f"{found[0]}: not a DVC lock file (no `stages` mapping)")
+    return lock
 
 
 if __name__ == "__main__":
