@@ -1,13 +1,14 @@
 # Two commands do everything on a fresh machine (Python 3.11, pip, git and make):
 #   make repro   set up, then run the whole study (dvc repro) on the embedded default
 #   make test    set up, then run the test suite
+#   make show    the experiments in a table a terminal fits (`dvc exp show` plain: every column)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev repro test clean
+.PHONY: setup setup-dev repro show test clean
 
 setup: $(STAMP)
 
@@ -34,6 +35,14 @@ $(DEV): $(STAMP) requirements-dev.txt requirements-deepeval.txt
 
 repro: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
+
+# each experiment's state, the params that vary and each arm's ΔEX and ΔMMLU (points vs base; metrics/arms.json),
+# within 120 columns: --only-changed hides what no experiment changed (exp2.lr, model.name, lora.r, ... appear
+# when they vary), --drop the file hashes (every path has a /), the dates, the executor and the absolute EX and
+# MMLU (value = base + Δ; `dvc metrics show`), --keep lr, the seed and the deltas even where they do not vary
+show: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc exp show --only-changed --drop '/|^Created$$|^Executor$$|^exp[12]\.(ex|mmlu)$$' \
+		--keep '^(lr|train\.seed)$$' --keep '^exp[12]\.d_(ex|mmlu)$$'
 
 test: setup-dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
