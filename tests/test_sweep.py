@@ -110,7 +110,7 @@ def test_queued_running_and_failed_are_left_out_named_and_empty_from_dvc_3_outpu
     assert ".out" in left["qbad"]["why"]  # DVC's log of the run
     # the failed rows carry no number at all, not the baseline's
     for row in (r for r in result["runs"] if r["experiment"] in left):
-        assert row["arm"] is None and "d_ex" not in row and not row["counted"]
+        assert row["arm"] is None and row["d_ex"] is None and row["d_mmlu_hi"] is None and not row["counted"]
     md = sweep.markdown(result)
     assert "| qbad | failed | — | — | — | — | — | — | — | left out |" in md
     assert "- qbad (c88b606, failed): failed" in md and "- waiting (9ea1da0, queued): queued: not run yet" in md
@@ -283,6 +283,8 @@ def test_the_command_in_a_real_dvc_repo_leaves_out_the_failed_and_the_queued(rep
     assert left["bad"]["state"] == "failed" and left["bad"]["why"].startswith("failed (Experiment run failed")
     assert left["later"]["state"] == "queued"
     assert "| bad | failed | — | — | — | — | — | — | — | left out |" in proc.stdout
+    bad = next(r for r in out["runs"] if r["experiment"] == "bad")  # DVC shows the baseline's numbers for it
+    assert bad["arm"] is None and bad["d_ex"] is None and bad["d_mmlu"] is None
     counted = sorted((r["experiment"], r["arm"], r["seed"]) for r in out["runs"] if r["counted"])
     assert counted == [("master", "exp1", 0), ("master", "exp2", 0), ("seed1", "exp1", 1), ("seed1", "exp2", 1)]
     assert sorted((s["label"], s["n"]) for s in out["settings"]) == [("lr=0.0002", 2), ("lr=5e-05", 2)]

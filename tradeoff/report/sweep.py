@@ -24,6 +24,7 @@ SEED = "train.seed"
 HEADLINE = {"d_ex": "ΔEX", "d_mmlu": "ΔMMLU"}
 ARM_RATE = {"exp1": "lr", "exp2": "exp2.lr"}
 EMPTY = "—"
+EMPTY_ROW = ("d_ex", "d_ex_lo", "d_ex_hi", "p_ex", "d_mmlu", "d_mmlu_lo", "d_mmlu_hi", "p_mmlu")
 
 
 class ShowError(ValueError):
@@ -134,7 +135,8 @@ def collect(exps: list[dict], reports: dict[str, dict | None], stale: dict[str, 
         if why:
             left_out.append({"experiment": exp["experiment"], "rev": exp["rev"], "state": exp["state"], "why": why})
             runs.append({"experiment": exp["experiment"], "rev": exp["rev"], "state": exp["state"], "arm": None,
-                         "setting": None, "seed": exp["params"].get(SEED), "counted": False, "why": why})
+                         "setting": None, "seed": exp["params"].get(SEED), "counted": False, "why": why,
+                         **dict.fromkeys(EMPTY_ROW)})  # never the numbers DVC shows for it
             continue
         for arm in ARM_RATE:
             runs.append(_run(exp, arm, report[arm], report.get("base") or {}, groups))
@@ -155,8 +157,7 @@ def _run(exp: dict, arm: str, r: dict, base: dict, groups: dict) -> dict:
            f"same setting and seed as {twin['experiment']} {twin['arm']}: counted once",
            "lr": setting["lr"], "lora_r": setting.get("lora.r"), "model": setting.get("model.name"),
            "base_ex": base.get("ex"), "base_mmlu": base.get("mmlu"),
-           **{k: r.get(k) for k in ("ex", "mmlu", "d_ex", "d_ex_lo", "d_ex_hi", "p_ex", "d_mmlu", "d_mmlu_lo",
-                                    "d_mmlu_hi", "p_mmlu")},
+           **{k: r.get(k) for k in ("ex", "mmlu", *EMPTY_ROW)},
            **{f: r.get(f) for key, _ in AXIS_FIELDS.values() if key not in HEADLINE
               for f in (key, f"{key}_lo", f"{key}_hi") if f in r or f == key}}
     run["_group"] = _key(setting)
@@ -303,7 +304,7 @@ def chart(runs: list[dict], out: Path, template_dir: Path, axis: str = "mmlu") -
     from .charts import with_forgetting_axis
 
     data = [with_forgetting_axis({**x, "rev": x["setting"],
-                                  "label": f"lr {x['lr']:g} ({x['experiment']}, seed {x['seed']})"}, axis)
+                                  "label": f"lr {_fmt(x['lr'])} ({x['experiment']}, seed {_fmt(x['seed'])})"}, axis)
             for x in runs if x["counted"]]
     renderer = VegaRenderer(data, "sweep", template="tradeoff_plane", template_dir=str(template_dir),
                             title=f"Sweep: learning (ΔEX) vs {AXIS_FIELDS[axis][1]}, one point per run, "
