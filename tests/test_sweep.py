@@ -100,7 +100,7 @@ def test_arms_are_grouped_by_the_full_setting_and_seeds_merge():
 def test_queued_running_and_failed_are_left_out_named_and_empty_from_dvc_3_output():
     final, running = RECORDED["final"], RECORDED["running"]
     exps = sweep.experiments(final)
-    # every revision gets a report, the failed ones their baseline's (what `git show REV:` gives)
+    # every revision gets a report, the failed ones not theirs (as `git show REV:` gives one)
     reports = {x["rev"]: _report({"lr": x["params"]["lr"], "exp2": {"lr": 5e-5}}) for x in exps}
     result = sweep.collect(exps, reports)
     left = {x["experiment"]: x for x in result["left_out"]}
@@ -108,7 +108,7 @@ def test_queued_running_and_failed_are_left_out_named_and_empty_from_dvc_3_outpu
     assert left["waiting"]["why"].startswith("queued")
     assert left["qbad"]["why"].startswith("failed (Experiment run failed")
     assert ".out" in left["qbad"]["why"]  # DVC's log of the run
-    # the failed rows carry no number at all, not the baseline's
+    # the failed rows carry no number at all
     for row in (r for r in result["runs"] if r["experiment"] in left):
         assert row["arm"] is None and row["d_ex"] is None and row["d_mmlu_hi"] is None and not row["counted"]
     md = sweep.markdown(result)
@@ -269,6 +269,7 @@ def dvc_repo(repo, tmp_path_factory):
     deadline = time.time() + 240
     while "Failed" not in sh("dvc", "queue", "status") and time.time() < deadline:
         time.sleep(2)
+    sh("dvc", "queue", "stop")  # else the worker, still up, runs `later` too
     sh("dvc", "exp", "run", "--queue", "-n", "later", "-S", "lr=3e-4")
     return d
 
@@ -283,7 +284,7 @@ def test_the_command_in_a_real_dvc_repo_leaves_out_the_failed_and_the_queued(rep
     assert left["bad"]["state"] == "failed" and left["bad"]["why"].startswith("failed (Experiment run failed")
     assert left["later"]["state"] == "queued"
     assert "| bad | failed | — | — | — | — | — | — | — | left out |" in proc.stdout
-    bad = next(r for r in out["runs"] if r["experiment"] == "bad")  # DVC shows the baseline's numbers for it
+    bad = next(r for r in out["runs"] if r["experiment"] == "bad")  # DVC shows numbers not its own for it
     assert bad["arm"] is None and bad["d_ex"] is None and bad["d_mmlu"] is None
     counted = sorted((r["experiment"], r["arm"], r["seed"]) for r in out["runs"] if r["counted"])
     assert counted == [("master", "exp1", 0), ("master", "exp2", 0), ("seed1", "exp1", 1), ("seed1", "exp2", 1)]

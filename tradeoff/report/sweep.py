@@ -6,8 +6,9 @@ metrics/report.json (an output committed with the experiment, read by revision).
 `python -m tradeoff.sweep` (tradeoff/sweep.py).
 
 DVC 3.x marks an experiment of the queue with `executor.state` (queued, running, success, failed)
-and a failed one also with `error`; a failed experiment's revision still holds its baseline's
-committed metrics, so its numbers are never read."""
+and a failed one also with `error`; a failed experiment's revision still holds the metrics of the
+workspace it was queued from (its baseline's, where the workspace was clean), so its numbers are
+never read."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def why_left_out(exp: dict, stale: list[str] | None = None) -> str | None:
     if exp["state"] == "failed" or (exp["error"] and exp["state"] not in ("committed", "workspace")):
         log_file = f"; log: {exp['log']}" if exp.get("log") else ""
         return (f"failed ({exp['error'] or 'DVC gives no reason'}{log_file}); "
-                "its metrics in `dvc exp show` are its baseline's")
+                "`dvc exp show` gives it the metrics of the workspace it was queued from, not its own")
     if exp["error"]:
         return f"DVC could not read it: {exp['error']}"
     if not exp["has_data"]:
