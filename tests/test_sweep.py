@@ -321,6 +321,11 @@ def test_sweep_mistakes_are_one_line(repo, tmp_path):
     one_line_refusal(_sweep(repo, tmp_path, path=dvc_prints(workspace)), "metrics/report.json: not valid JSON")
     (tmp_path / "metrics" / "report.json").write_text("[1, 2]")
     one_line_refusal(_sweep(repo, tmp_path, path=dvc_prints(workspace)), "metrics/report.json: not a JSON object")
+    report = _report(PARAMS)
+    del report["exp2"]["d_mmlu_lo"]
+    (tmp_path / "metrics" / "report.json").write_text(json.dumps(report))
+    one_line_refusal(_sweep(repo, tmp_path, path=dvc_prints(workspace)),
+                     "metrics/report.json: exp2.d_mmlu_lo is null, not a number")
     (tmp_path / "metrics" / "report.json").write_text(json.dumps(_report(PARAMS)))
     one_line_refusal(_sweep(repo, tmp_path, path=dvc_prints('{"rev": 1}')), "dvc exp show --json`: not the shape")
     one_line_refusal(_sweep(repo, tmp_path, path=dvc_prints("[{")), "dvc exp show --json`: not valid JSON")

@@ -1,5 +1,5 @@
-"""Collect every experiment's trade-off into one table and one chart: the frontier of learning
-(ΔEX) against forgetting (ΔMMLU) across learning rates and LoRA ranks.
+"""Collect every finished experiment's trade-off, grouped by setting with its spread across seeds,
+into tables and one chart: the frontier of learning (ΔEX) against forgetting (ΔMMLU).
 
     dvc exp run --queue -S lr=1e-4 ; dvc exp run --queue -S lr=3e-4 ; dvc exp run --queue -S lora.r=64
     dvc queue start -j 1 ; dvc queue status      # wait until every task is done
@@ -29,6 +29,7 @@ from .config import FORGETTING_AXES
 from .report.sweep import ShowError, chart, collect, experiments, markdown, stale_params, why_left_out
 
 REPORT = "metrics/report.json"
+NUMBERS = ("d_ex", "d_ex_lo", "d_ex_hi", "d_mmlu", "d_mmlu_lo", "d_mmlu_hi")
 LOCK = "dvc.lock"
 REWRITE = "; truncated or edited? the report stage writes it again (dvc repro)"
 
@@ -110,6 +111,12 @@ def _report(rev: str) -> dict | None:
     report = _parse_json(found[1], found[0], REWRITE)
     if not isinstance(report, dict):
         raise TradeoffError(f"{found[0]}: not a JSON object{REWRITE}")
+    for arm in ("exp1", "exp2"):  # an arm the sweep counts has every number it shows
+        r = report.get(arm)
+        if isinstance(r, dict) and "d_ex" in r:
+            bad = [k for k in NUMBERS if isinstance(r.get(k), bool) or not isinstance(r.get(k), (int, float))]
+            if bad:
+                raise TradeoffError(f"{found[0]}: {arm}.{bad[0]} is {json.dumps(r.get(bad[0]))}, not a number{REWRITE}")
     return report
 
 
