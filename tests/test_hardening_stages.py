@@ -97,6 +97,9 @@ def test_a_failed_experiment_keeps_the_previous_results_byte_identical(project):
     for change, fragment in [("train.seed=4294967296", "train.seed = 4294967296 is not allowed"),
                              ("lora.r=100000000000", "lora.r = 100000000000 is larger than the hidden size"),
                              ("lora.target_modules=[]", "lora.target_modules = [] is not allowed"),
+                             ("eval_sql.max_new_tokens=1000000000000", "eval_sql.max_new_tokens"),
+                             ("data.spider=nowhere/spider_data.zip",
+                              "params.yaml: data.spider='nowhere/spider_data.zip': no such file or folder"),
                              ("model.name=nonexistent/model", "params.yaml: model.name='nonexistent/model': the Hugging "
                               "Face Hub cannot be reached (offline?) and the model is not in the local cache")]:
         bad = subprocess.run(["dvc", "exp", "run", "-S", change], cwd=dest, env=offline, capture_output=True, text=True)
@@ -272,12 +275,26 @@ def test_check_params_passes_a_hub_id_the_hub_or_the_local_cache_has(repo, workd
     (lambda f: (f / "dev.json").write_text("[]"), "spider_data.zip: dev.json: no examples (an empty list)"),
     (lambda f: (f / "train_spider.json").write_text("[]"), "spider_data.zip: train_spider.json: no examples"),
     (lambda f: shutil.rmtree(f / "database"), "train examples has its database there"),
+    (lambda f: (f / "dev.json").write_text("[{"), "spider_data.zip: dev.json: not valid JSON"),
 ])
-def test_prepare_refuses_spider_data_with_no_examples(repo, workdir, sample_spider, mutate, fragment):
+def test_check_params_and_prepare_refuse_spider_data_with_no_examples(repo, workdir, sample_spider, mutate, fragment):
+    """check_params reads the splits without extracting, so that `dvc exp run` fails before DVC
+    deletes the previous outputs (a failing prepare cost them); prepare keeps its own check."""
     set_params(workdir, data__spider=str(_spider_zip(workdir, sample_spider, mutate)))
     before = snapshot(workdir)
-    assert_refused(run_stage(repo, workdir, "prepare.py", "--out", "data/prepared"), fragment)
+    for script, out in [("check_params.py", "data/params.ok"), ("prepare.py", "data/prepared")]:
+        assert_refused(run_stage(repo, workdir, script, "--out", out), fragment)
     assert snapshot(workdir) == before
+
+
+def test_check_params_refuses_missing_data(repo, workdir, tmp_path):
+    for key, value, fragment in [
+            ("spider", "nowhere/spider_data.zip", "params.yaml: data.spider='nowhere/spider_data.zip': no such file or folder"),
+            ("spider", str(tmp_path), "no tables.json found"),
+            ("mmlu", "nowhere/mmlu", "params.yaml: data.mmlu=nowhere/mmlu: no such folder")]:
+        set_params(workdir, **{f"data__{key}": value})
+        assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok"), fragment)
+        set_params(workdir, **{f"data__{key}": "sample"})
 
 
 def test_prepare_refuses_an_mmlu_dataset_with_no_test_questions(repo, workdir):

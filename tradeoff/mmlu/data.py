@@ -120,6 +120,13 @@ def load_source(source: str | Path, seed: int = 0, split: str = "test", setting:
     return load_csv_dir(folder, split)
 
 
+def check_source(source: str, setting: str = "params.yaml: data.mmlu") -> None:
+    """Refuse what prepare would refuse of a folder of MMLU CSVs (`check_params` runs it, so that bad
+    data fails before DVC deletes the previous outputs); `sample` and `hf:` sources are not read here."""
+    if str(source) != "sample" and not str(source).startswith("hf:"):
+        load_source(source, split="test", setting=setting)
+
+
 def select(questions: dict[str, list[Question]], categories: dict[str, str], keep: list[str] | None = None,
            limit: int | None = None) -> dict[str, list[Question]]:
     """The subjects of the categories in `keep` (all when None), first `limit` questions of each;

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -149,3 +150,39 @@ def examples_with_database(root: Path, split: str) -> list[dict]:
         log.warning("using %d of %d %s examples: %d use a database missing from %s", len(kept), len(everything),
                     split, len(everything) - len(kept), root)
     return kept
+
+
+def check_source(source: str, setting: str = "params.yaml: data.spider") -> None:
+    """Refuse what prepare would refuse of a Spider zip or folder (missing, no tables.json, a split
+    that is not valid JSON, has no examples, or none with its database there) without extracting
+    the databases: `check_params` runs it so that bad data fails before DVC deletes the previous
+    outputs. The per-database checks (SQLite headers) stay in prepare."""
+    src = Path(source).expanduser()
+    if src.is_dir():
+        root = find_spider_root(src)
+        _check_splits(root, lambda db: database_path(root, db).is_file())
+        return
+    if not src.is_file():
+        raise TradeoffError(f"{setting}={source!r}: no such file or folder")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            with zipfile.ZipFile(src) as zf:
+                prefix = _spider_root_in_zip(zf, src)
+                names = set(zf.namelist())
+                for name in ("tables.json", "dev.json", *TRAIN_FILES):
+                    if prefix + name in names:
+                        Path(tmp, name).write_bytes(zf.read(prefix + name))
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+            raise TradeoffError(f"{src}: not a readable zip file ({e}); the download may be truncated") from None
+        try:
+            _check_splits(Path(tmp), lambda db: f"{prefix}database/{db}/{db}.sqlite" in names)
+        except TradeoffError as e:  # name the user's file, not our temporary copy of it
+            raise TradeoffError(str(e).replace(f"{tmp}/", f"{source}: ").replace(tmp, source)) from None
+
+
+def _check_splits(root: Path, has_database) -> None:
+    for split in ("train", "dev"):
+        examples = load_split(root, split)
+        if not any(has_database(ex["db_id"]) for ex in examples):
+            raise TradeoffError(f"{root / 'database'}: none of the {len(examples)} {split} examples has its "
+                                "database there (database/<db_id>/<db_id>.sqlite)")
