@@ -236,7 +236,7 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_work(repo, prepar
     assert_refused(_eval_sql(repo, prepared, "none"), "metrics/sql_exp1.json: is a folder")
     (prepared / "metrics" / "sql_exp1.json").rmdir()
     (prepared / "predictions").write_text("")  # a file where the output folder goes (root can write anywhere)
-    assert_refused(_eval_sql(repo, prepared, "none"), "predictions: is a file; cannot create this output folder")
+    assert_refused(_eval_sql(repo, prepared, "none"), "predictions: is a file; predictions/")
     assert not (prepared / "metrics" / "sql_exp1.json").exists()
 
 

@@ -224,7 +224,7 @@ def test_verdicts_paths_are_checked_before_scoring(repo, spider_files):  # noqa:
     assert (spider_files / "v" / "kept").read_text() == "previous"
     (spider_files / "file").write_text("previous")
     one_line_refusal(sql_eval(repo, spider_files, "--verdicts", "file/sub/v.jsonl"),
-                     "file: is a file; cannot create this output folder under it")
+                     "file: is a file; file/")
     assert (spider_files / "file").read_text() == "previous"
 
 

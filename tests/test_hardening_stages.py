@@ -334,7 +334,7 @@ def test_mmlu_eval_checks_out_before_scoring(repo, tmp_path):
     start = time.monotonic()
     proc = run_module(repo, tmp_path, "tradeoff.mmlu_eval", "--model", "bundled", "--limit", "1",
                       "--out", "file/m.json")
-    one_line_refusal(proc, "file: is a file; cannot create this output folder under it")
+    one_line_refusal(proc, "file: is a file; file/")
     assert time.monotonic() - start < 30 and (tmp_path / "file").read_text() == "previous"
     (tmp_path / "m.json").mkdir()
     one_line_refusal(run_module(repo, tmp_path, "tradeoff.mmlu_eval", "--model", "bundled", "--out", "m.json"),
@@ -368,7 +368,7 @@ def test_a_read_only_folder_is_refused_even_for_root(tmp_path):
 
 @pytest.mark.parametrize("out,fragment", [
     ("data", "data: is a folder; this output is a file"),
-    ("params.yaml/ok", "params.yaml: is a file; cannot create this output folder under it"),
+    ("params.yaml/ok", "params.yaml: is a file; params.yaml/ok needs a folder there"),
 ])
 def test_check_params_out_that_cannot_be_written(repo, workdir, out, fragment):
     (workdir / "data").mkdir()

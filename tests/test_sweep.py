@@ -339,5 +339,5 @@ def test_sweep_mistakes_are_one_line(repo, tmp_path):
                      "q: queued: not run yet")
     (tmp_path / "reports").write_text("a file")
     one_line_refusal(_sweep(repo, tmp_path, path=dvc_prints(workspace)),
-                     "reports: is a file; cannot create this output folder")
+                     "reports: is a file; reports/")
     assert (tmp_path / "reports").read_text() == "a file"

@@ -32,7 +32,7 @@ def check_writable(*paths: str | Path, folder: bool = False) -> None:
         while not folder_above.exists():  # created only when the output is written
             folder_above = folder_above.parent
         if not folder_above.is_dir():
-            raise TradeoffError(f"{folder_above}: is a file; cannot create this output folder under it")
+            raise TradeoffError(f"{folder_above}: is a file; {path} needs a folder there")
         if not os.access(folder_above, os.W_OK):
             raise TradeoffError(f"{folder_above}: not writable; outputs go there")
         _probe(folder_above)  # os.access says yes to root everywhere, read-only mounts included

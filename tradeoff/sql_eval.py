@@ -35,7 +35,7 @@ def read_gold_file(path: Path) -> list[dict]:
         if "\t" not in line:
             raise TradeoffError(f"{path}: line {n} is not 'SQL<TAB>db_id'")
         if "\0" in line:
-            raise TradeoffError(f"{path}: line {n} holds a NUL byte (0x00), which no SQL query may")
+            raise TradeoffError(f"{path}: line {n} holds a NUL byte (0x00); no SQL query contains one")
         sql, db_id = (part.strip() for part in line.rsplit("\t", 1))
         if not is_database_name(db_id):
             raise TradeoffError(f"{path}: line {n}: db_id {db_id!r} is not a folder name; databases are "
