@@ -50,35 +50,37 @@ def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, ad
     header and shots) reuse its key/value cache."""
     import torch
 
-    letters = torch.tensor(letter_token_ids(tokenizer))
+    device = next(model.parameters()).device
+    letters = torch.tensor(letter_token_ids(tokenizer), device=device)
     with phase("tokenize"):
         enc = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     if add_bos and tokenizer.bos_token_id is not None:
         enc = [[tokenizer.bos_token_id] + e for e in enc]
     # lm-eval scores the continuation as whole[len(context):]; check that " A" is one token there
     p_len = min(kv_cache.common_prefix_len(enc), min(len(e) for e in enc) - 1)
-    device = next(model.parameters()).device
     prefix = torch.tensor([enc[0][:p_len]], device=device)
-    out: list[list[float] | None] = [None] * len(prompts)
     order = sorted(range(len(prompts)), key=lambda i: -len(enc[i]))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    batches = []  # letter log-probs stay on the device: one read-back at the end, no sync per batch
     with torch.inference_mode(), phase("forward"):
         cache_kw = kv_cache.cache_kwarg(model)
         prefix_cache = kv_cache.returned_cache(model(prefix, use_cache=True)) if p_len else None
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            suffixes = [enc[i][p_len:] for i in idx]
-            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-            ids, mask, pos = kv_cache.left_padded(suffixes, p_len, pad)
+            ids, mask, pos = kv_cache.to_device(kv_cache.left_padded([enc[i][p_len:] for i in idx], p_len, pad),
+                                                device)
             kwargs = {}
             if prefix_cache is not None:
                 kwargs[cache_kw] = kv_cache.expand(prefix_cache, len(idx))
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=pos.to(device),
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos,
                            use_cache=prefix_cache is not None, logits_to_keep=1, **kwargs).logits[:, -1, :]
-            logprobs = torch.log_softmax(logits.float(), dim=-1)[:, letters.to(device)].cpu().tolist()
-            for i, lp in zip(idx, logprobs):
-                out[i] = lp
+            batches.append(torch.log_softmax(logits.float(), dim=-1)[:, letters])
             if progress is not None:
                 progress.update(len(idx))
+        logprobs = torch.cat(batches).cpu().tolist() if batches else []
+    out: list[list[float] | None] = [None] * len(prompts)
+    for i, lp in zip(order, logprobs):
+        out[i] = lp
     return out  # type: ignore[return-value]
 
 

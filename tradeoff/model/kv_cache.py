@@ -31,9 +31,19 @@ def expand(cache, batch: int):
 
     out = DynamicCache()
     for i, layer in enumerate(cache.layers):
-        out.update(layer.keys.expand(batch, -1, -1, -1).contiguous(),
-                   layer.values.expand(batch, -1, -1, -1).contiguous(), i)
+        # views, not copies: the model's forward concatenates onto them into new tensors
+        out.update(layer.keys.expand(batch, -1, -1, -1),
+                   layer.values.expand(batch, -1, -1, -1), i)
     return out
+
+
+def to_device(tensors, device):
+    """Host tensors on `device`; to a GPU through pinned memory without waiting (a plain `.to()`
+    synchronises the stream on every batch: the MMLU forward was host-bound, GPU busy a third of
+    the time, in bench/recorded/2026-12-05-gpu-eval-speed/)."""
+    if getattr(device, "type", str(device)) != "cuda":
+        return tuple(t.to(device) for t in tensors)
+    return tuple(t.pin_memory().to(device, non_blocking=True) for t in tensors)
 
 
 def repeat_rows(cache, times: int, rows: list[int] | None = None):
