@@ -32,10 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tradeoff import atomic, training  # noqa: E402
+from tradeoff import atomic  # noqa: E402
 from tradeoff.spider import data as spider_data  # noqa: E402
 from tradeoff.config import arm_lr, load_params  # noqa: E402
 from tradeoff.model.load import load_tokenizer, read_identity  # noqa: E402
+from tradeoff.training import Diverged  # noqa: E402
+from tradeoff.training.data import sft_rows  # noqa: E402
+from tradeoff.training.trainer import build_trainer  # noqa: E402
 
 log = logging.getLogger("nan_probe")
 
@@ -155,8 +158,8 @@ def main():
     root = Path("data/prepared/spider")
     examples = spider_data.examples_with_database(root, "train")
     tokenizer = load_tokenizer(identity)
-    rows = training.sft_rows(tokenizer, examples, root, params["prompt"]["sample_rows"],
-                             params["prompt"]["max_prompt_tokens"])
+    rows = sft_rows(tokenizer, examples, root, params["prompt"]["sample_rows"],
+                    params["prompt"]["max_prompt_tokens"])
     transformers.set_seed(params["train"]["seed"])
     captured: dict = {}
 
@@ -168,8 +171,7 @@ def main():
             captured["weights"] = {n: q.detach().clone() for n, q in model.named_parameters() if q.requires_grad}
 
     lr = arm_lr(params, args.arm)
-    trainer = training.build_trainer(identity, tokenizer, rows, params, lr, args.arm, Path("/tmp/probe_ckpt"),
-                                     [Snapshot()])
+    trainer = build_trainer(identity, tokenizer, rows, params, lr, args.arm, Path("/tmp/probe_ckpt"), [Snapshot()])
     step_fn = trainer.training_step
 
     def capturing_step(model, inputs, *a, **kw):
@@ -185,7 +187,7 @@ def main():
     try:
         trainer.train()
         record["diverged"] = None
-    except training.Diverged as e:
+    except Diverged as e:
         record["diverged"] = str(e)
     record["train_seconds"] = round(time.monotonic() - t0, 1)
     record["log"] = [{k: h[k] for k in ("step", "loss", "grad_norm", "learning_rate") if k in h}

@@ -18,10 +18,13 @@ from pathlib import Path
 
 import torch
 
-from tradeoff import atomic, training
+from tradeoff import atomic
+from tradeoff.compat import avoid_cudnn_attention
 from tradeoff.spider import data as spider_data
 from tradeoff.model.load import load_tokenizer
 from tradeoff.spider.sample import write_sample_spider
+from tradeoff.training.data import sft_rows
+from tradeoff.training.trainer import sft_config
 
 log = logging.getLogger("train_speed")
 PEAK_BF16 = 989e12  # H100/H200 SXM dense bf16, datasheet
@@ -126,7 +129,7 @@ def main():
             write_sample_spider(tmp, 0)
             root = Path(tmp)
         examples = spider_data.examples_with_database(root, "train")
-        rows = training.sft_rows(tokenizer, examples, root, 0, 1024)
+        rows = sft_rows(tokenizer, examples, root, 0, 1024)
     lengths = [len(tokenizer(r["prompt"] + r["completion"])["input_ids"]) for r in rows]
     mean_len = sum(lengths) / len(lengths)
     log.info("%d examples, mean %.0f tokens, max %d", len(rows), mean_len, max(lengths))
@@ -148,8 +151,8 @@ def main():
                 if torch.cuda.is_available():
                     torch.backends.cuda.enable_cudnn_sdp(True)  # PyTorch's default kernels
             else:
-                training.avoid_cudnn_attention()  # as the pipeline trains
-                config = training.sft_config(ours, 1e-4, Path(out_dir), torch.bfloat16, torch.cuda.is_available())
+                avoid_cudnn_attention()  # as the pipeline trains
+                config = sft_config(ours, 1e-4, Path(out_dir), torch.bfloat16, torch.cuda.is_available())
                 config.save_strategy, config.dataloader_num_workers = "no", 2
                 attn = "flex_attention" if name == "ours-flex" else "sdpa"
             try:

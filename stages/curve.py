@@ -16,7 +16,7 @@ from tradeoff.mmlu.question import category_map
 from tradeoff.model.load import load_prepared
 from tradeoff.report import curve
 from tradeoff.spider import task as spider_task
-from tradeoff.training import saved_steps
+from tradeoff.curve_steps import saved_steps
 
 
 def main(args, params):

@@ -27,6 +27,7 @@ def test_a_diverging_run_stops_at_once_and_publishes_nothing(repo, bundled, samp
 
     from tradeoff import training
     from tradeoff.spider.data import load_split
+    from tradeoff.training import run
 
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"].update(max_steps=6, batch_size=2, logging_steps=1, save_steps=100)
@@ -37,8 +38,8 @@ def test_a_diverging_run_stops_at_once_and_publishes_nothing(repo, bundled, samp
                 with torch.no_grad():
                     next(p for n, p in model.named_parameters() if "lora_A" in n)[0, 0] = float("nan")
 
-    real_callbacks = training._callbacks
-    monkeypatch.setattr(training, "_callbacks",
+    real_callbacks = run.train_callbacks
+    monkeypatch.setattr(run, "train_callbacks",
                         lambda *a: (lambda cbs, live: (cbs + [PoisonBeforeStep3()], live))(*real_callbacks(*a)))
     adapter = tmp_path / "adapters" / "exp1"
     adapter.mkdir(parents=True)

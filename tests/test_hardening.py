@@ -245,7 +245,7 @@ def test_lora_targets_the_model_lacks_are_refused_with_the_ones_it_has(bundled):
     from transformers import AutoModelForCausalLM
 
     from tradeoff import TradeoffError
-    from tradeoff.training import check_target_modules
+    from tradeoff.model.fit import check_target_modules
 
     model = AutoModelForCausalLM.from_pretrained(obtain.model_path(bundled), dtype=torch.float32)
     check_target_modules(model, ["q_proj", "v_proj"])

@@ -101,7 +101,7 @@ def test_the_dvc_metrics_are_each_arms_headline_in_points():
 
 
 def test_curve_steps_are_evenly_spaced_and_end_at_the_last_step():
-    from tradeoff.training import curve_steps
+    from tradeoff.curve_steps import curve_steps
 
     assert curve_steps(40, 4) == [10, 20, 30, 40]
     assert curve_steps(2, 2) == [1, 2]

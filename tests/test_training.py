@@ -30,7 +30,8 @@ def test_loss_mask_covers_the_completion_only(bundled, tokenizer, sample_spider)
 
     from tradeoff.model.load import model_source
     from tradeoff.spider.data import load_split
-    from tradeoff.training import checkpointing_arg, sft_rows
+    from tradeoff.compat import checkpointing_arg
+    from tradeoff.training.data import sft_rows
 
     rows = sft_rows(tokenizer, load_split(sample_spider, "train")[:3], sample_spider, 0, 1024)
     src, _ = model_source(bundled)
@@ -55,13 +56,13 @@ def test_quantization_needs_cuda():
     import torch
 
     from tradeoff import TradeoffError
-    from tradeoff.training import _quantization_config
+    from tradeoff.training.model import quantization_config
 
     if torch.cuda.is_available():
         pytest.skip("this check is for machines without CUDA")
     with pytest.raises(TradeoffError, match="needs a CUDA GPU"):
-        _quantization_config("4bit")
-    assert _quantization_config("none") is None
+        quantization_config("4bit")
+    assert quantization_config("none") is None
 
 
 @pytest.mark.parametrize("attn", ["sdpa", "eager", "flex_attention"])
@@ -86,7 +87,7 @@ def test_packed_examples_do_not_see_each_other(bundled, tokenizer, attn):
 
 
 def test_resumed_run_drops_the_curve_rows_after_its_checkpoint(tmp_path):
-    from tradeoff.training import trim_live_curves
+    from tradeoff.training.resume import trim_live_curves
 
     metrics = tmp_path / "plots" / "metrics"
     (metrics / "train").mkdir(parents=True)
@@ -109,8 +110,9 @@ def test_cpu_speedups_leave_the_loss_as_it_was(bundled, tokenizer, sample_spider
 
     from tradeoff.model.load import model_source
     from tradeoff.spider.data import load_split
-    from tradeoff.training import checkpointing_arg, score_only_completions_on_cpu, sft_rows, \
-        store_frozen_linears_in_bf16
+    from tradeoff.compat import checkpointing_arg, score_only_completions_on_cpu
+    from tradeoff.training.data import sft_rows
+    from tradeoff.training.trainer import store_frozen_linears_in_bf16
 
     monkeypatch.setattr(trl_utils, "_use_triton", chunked_logprob._use_triton)  # TRL as it ships
     assert "compact = _use_triton(hidden_states.device)" in __import__("inspect").getsource(trl_utils)
@@ -140,61 +142,3 @@ def test_cpu_speedups_leave_the_loss_as_it_was(bundled, tokenizer, sample_spider
     both = loss()
     assert abs(completions_only - shipped) < 1e-4 * abs(shipped)
     assert both == completions_only  # autocast rounds a float32 weight to the same bf16 values
-
-
-def test_a_saved_adapter_lists_its_target_modules_sorted(bundled, tmp_path):
-    """PEFT resolves `all-linear` into a set and would write it in hash-seed order: the same adapter
-    would get other bytes, and another DVC hash, on the next run."""
-    from peft import LoraConfig, get_peft_model
-
-    from tradeoff.model.load import load_model
-    from tradeoff.training import save_as_published
-
-    model = get_peft_model(load_model(bundled, "float32", device="cpu"),
-                           LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM"))
-    resolved = model.peft_config["default"].target_modules
-    assert isinstance(resolved, set) and len(resolved) == 7
-    save_as_published(model, base_on_hub=True)
-    model.save_pretrained(tmp_path)
-    saved = json.loads((tmp_path / "adapter_config.json").read_text())["target_modules"]
-    assert saved == sorted(resolved)
-    assert model.peft_config["default"].target_modules is resolved  # the live model is left as PEFT made it
-
-
-def test_saving_an_adapter_of_a_bundled_base_asks_no_hub(bundled, tmp_path, monkeypatch):
-    """The base is named by its models-cache folder (not a folder here, nor a hub id): PEFT would look it
-    up on the hub at every checkpoint."""
-    from peft import LoraConfig, get_peft_model
-    from peft.utils import save_and_load
-
-    from tradeoff.model.load import load_model
-    from tradeoff.training import save_as_published
-
-    def no_hub(*args, **kwargs):
-        raise AssertionError("the hub was asked")
-
-    monkeypatch.setattr(save_and_load, "check_file_exists_on_hf_hub", no_hub)
-    base = load_model(bundled, "float32", device="cpu")
-    base.name_or_path = base.config._name_or_path = bundled["dir"]
-    model = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM"))
-    with pytest.raises(AssertionError, match="the hub was asked"):  # PEFT as it ships
-        model.save_pretrained(tmp_path / "shipped")
-    save_as_published(model, base_on_hub=False)
-    model.save_pretrained(tmp_path / "ours")
-    assert (tmp_path / "ours/adapter_model.safetensors").is_file()
-
-
-def test_a_conversion_parses_its_gguf_file_once_and_leaves_gguf_as_it_was():
-    """test_gguf_conversion_keeps_the_weights shows the converted weights equal transformers' own GGUF load."""
-    import gguf
-
-    from tradeoff.model.obtain import bundled_gguf_path, gguf_parsed_once
-
-    path = bundled_gguf_path()
-    real_reader, real_map = gguf.GGUFReader, gguf.get_tensor_name_map
-    with gguf_parsed_once():
-        first = gguf.GGUFReader(path)
-        assert gguf.GGUFReader(str(path)) is first
-        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
-    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (real_reader, real_map)
-    assert isinstance(first, real_reader) and "tokenizer.ggml.eos_token_id" in first.fields

@@ -15,12 +15,11 @@ so every decode step would write and read the whole cache that many times over.
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 
 from .. import TradeoffError
+from ..compat import attention_implementation
 from .kv_cache import cache_kwarg
 
 
@@ -51,17 +50,10 @@ def _register():
     AttentionInterface.register(ATTENTION, grouped_sdpa)
 
 
-@contextlib.contextmanager
 def grouped_attention(model):
-    """The model attends through `grouped_sdpa` inside the block, as it did after."""
+    """The model attends through `grouped_sdpa` inside the block (and as before, after it)."""
     _register()
-    config = model.config
-    before = config._attn_implementation
-    config._attn_implementation = ATTENTION
-    try:
-        yield
-    finally:
-        config._attn_implementation = before
+    return attention_implementation(model, ATTENTION)
 
 
 class StaticBatch:

@@ -28,10 +28,10 @@ import json
 import logging
 import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 from .. import TradeoffError, atomic
+from ..compat import gguf_parsed_once
 
 log = logging.getLogger(__name__)
 
@@ -230,33 +230,6 @@ def match_pre_tokenizer(tokenizer, pre: str | None) -> None:
         tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
             pre_tokenizers.Digits(individual_digits=True),
             pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)])
-
-
-@contextmanager
-def gguf_parsed_once():
-    """Within this block each GGUF file is parsed once and gguf's tensor-name map built once per
-    architecture. transformers parses the file anew for the tokenizer, the config and the weights,
-    and builds the map once per tensor (397 times for SmolLM2): over half of a conversion's time.
-    Both objects are only read, so sharing them changes nothing that is loaded."""
-    import functools
-
-    import gguf as gguf_lib
-
-    real_reader, real_map = gguf_lib.GGUFReader, gguf_lib.get_tensor_name_map
-    readers = {}
-
-    def reader(path, *args, **kwargs):
-        key = (str(path), args, tuple(sorted(kwargs.items())))
-        if key not in readers:
-            readers[key] = real_reader(path, *args, **kwargs)
-        return readers[key]
-
-    # transformers imports both from gguf inside its functions, at each call
-    gguf_lib.GGUFReader, gguf_lib.get_tensor_name_map = reader, functools.cache(real_map)
-    try:
-        yield
-    finally:
-        gguf_lib.GGUFReader, gguf_lib.get_tensor_name_map = real_reader, real_map
 
 
 def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:

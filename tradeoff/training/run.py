@@ -1,0 +1,119 @@
+"""One arm's training from start to end: the rows, resume or start, the trainer, train, publish.
+Only the LoRA adapter is saved, never a merged copy of the base model."""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+
+from .. import atomic
+from ..curve_steps import write_steps_file
+from ..model.load import load_tokenizer, pick_dtype
+from ..spider import prompt
+from .callbacks import train_callbacks
+from .data import sft_rows
+from .model import quantization_config
+from .resume import fingerprint, mark_finished, start_or_resume
+from .trainer import build_trainer
+
+
+def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: dict, lr: float, arm: str,
+              adapter_dir: Path, metrics_path: Path, speed_path: Path, checkpoints_root: Path = Path("checkpoints"),
+              live_dir: Path | None = None, curve_dir: Path | None = None, curve_points: int = 0) -> dict:
+    """Train one LoRA arm; write its adapter, its train metrics and its speed figures atomically.
+    A run whose loss or gradient norm stops being finite raises `Diverged` and writes none of them."""
+    import torch
+    from accelerate import PartialState
+    from transformers import set_seed
+
+    t = params["train"]
+    quantization_config(t["quantization"])  # fail before any work when it cannot run here
+    set_seed(t["seed"])
+    tokenizer = load_tokenizer(identity)
+    if t["max_train_examples"]:
+        examples = examples[: t["max_train_examples"]]
+    rows = sft_rows(tokenizer, examples, spider_root, params["prompt"]["sample_rows"],
+                    params["prompt"]["max_prompt_tokens"])
+
+    # 1. resume an interrupted run of the same settings, or start afresh
+    settings = {"lr": lr, "lora": params["lora"], "train": t,
+                "model": identity.get("sha256") or identity.get("revision"),
+                "dtype": params["model"]["dtype"], "curve_points": curve_points}
+    fp = fingerprint(settings, rows)
+    ckpt_dir = checkpoints_root / arm
+    # under `accelerate launch` (data parallel) every process runs this; one of them does the files
+    process = PartialState(cpu=not torch.cuda.is_available())  # the same state the Trainer will use
+    resume, tokens_before = start_or_resume(arm, fp, settings, ckpt_dir, live_dir, curve_dir, process)
+
+    # 2. the model with LoRA, in a trainer that stops on a non-finite loss or gradient
+    callbacks, live = train_callbacks(live_dir, resume, curve_dir, curve_points, process)
+    trainer = build_trainer(identity, tokenizer, rows, params, lr, arm, ckpt_dir, callbacks)
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+
+    # 3. train
+    start = time.monotonic()
+    try:
+        result = trainer.train(resume_from_checkpoint=resume)
+    finally:
+        if live is not None:
+            live.end()
+    wall = time.monotonic() - start
+    if not trainer.accelerator.is_main_process:
+        return {}
+
+    # 4. publish: the adapter, then what it learned and what it cost
+    with atomic.output_dir(adapter_dir) as tmp:
+        trainer.model.save_pretrained(tmp)
+    if curve_dir is not None:
+        curve_dir.mkdir(parents=True, exist_ok=True)
+        write_steps_file(curve_dir)
+    mark_finished(ckpt_dir, fp, settings)
+    metrics = _train_metrics(trainer, arm, lr, rows, trainable, params, tokenizer, result)
+    speed = _speed(metrics["tokens_seen"], tokens_before, wall, process, resume)
+    atomic.write_json(metrics_path, metrics)
+    atomic.write_json(speed_path, speed)
+    return {**metrics, **speed}
+
+
+def _train_metrics(trainer, arm: str, lr: float, rows: list[dict], trainable: int, params: dict, tokenizer,
+                   result) -> dict:
+    """What training learned (reproducible on one machine)."""
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return {
+        "arm": arm,
+        "lr": lr,
+        "steps": trainer.state.global_step,
+        "final_loss": losses[-1] if losses else None,
+        # mean of the logged losses (the log survives a resume; result.training_loss would only
+        # cover the steps of this process)
+        "train_loss": sum(losses) / len(losses) if losses else result.training_loss,
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),
+        "trainable_params": trainable,
+        "examples": len(rows),
+        "chat_template": "model" if prompt.uses_chat_template(tokenizer) else "plain fallback",
+        "dtype": str(pick_dtype(params["model"]["dtype"])).replace("torch.", ""),
+        "quantization": params["train"]["quantization"],
+    }
+
+
+def _speed(tokens: int, tokens_before: int, wall: float, process, resume: str | None) -> dict:
+    """How fast it went (never reproducible)."""
+    import torch
+
+    return {
+        "tokens_per_s": (tokens - tokens_before) / wall if wall > 0 else None,  # this process's work
+        "wall_s": round(wall, 1),
+        "peak_memory_mb": round(_peak_memory_mb(), 1),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        "processes": process.num_processes,
+        "resumed_from": Path(resume).name if resume else None,
+    }
+
+
+def _peak_memory_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
