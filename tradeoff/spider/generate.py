@@ -75,7 +75,6 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
 
     from ..model import kv_cache
     from ..model.decode import StaticBatch
-    from .prompt import sql_is_final
 
     device = next(model.parameters()).device
     graphs = device.type == "cuda" if graphs is None else graphs
@@ -86,8 +85,7 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
     # every prompt keeps at least one token outside the prefix: the first reply token's logits come from it
     prefix_len = {g: min(kv_cache.common_prefix_len([enc[i] for i in idx]), min(len(enc[i]) for i in idx) - 1)
                   for g, idx in members.items()}
-    stops = set(stop_token_ids(tokenizer))
-    triggers = trigger_token_ids(tokenizer)
+    ends = ReplyEnds(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     order = sorted(range(len(texts)), key=lambda i: (prefix_len[groups[i]], groups[i], len(enc[i])))
     replies: list[str] = [""] * len(texts)
@@ -106,33 +104,52 @@ def generate_cached(model, tokenizer, texts: list[str], groups: list[str], batch
             idx = order[start:start + batch_size]
             batch = StaticBatch(model, [prefix_cache(groups[i]) for i in idx],
                                 [enc[i][prefix_len[groups[i]]:] for i in idx], max_new_tokens, pad, graphs)
-            rows = list(range(len(idx)))  # batch row -> position in idx, for the rows in the batch
-            alive = [True] * len(idx)      # a row stays in the batch until compacted away
-            tokens: list[list[int]] = [[] for _ in idx]
-            nxt = batch.next_tokens
-            for step in range(max_new_tokens):
-                for b, t in enumerate(nxt.tolist()):
-                    r = rows[b]
-                    if not alive[r]:
-                        continue
-                    done = t in stops
-                    if not done:
-                        tokens[r].append(t)
-                        done = t in triggers and sql_is_final(tokenizer.decode(tokens[r], skip_special_tokens=True))
-                    if done:
-                        alive[r] = False
-                        bar.update(1)  # the bar moves per question, as each reply ends
-                live = [b for b, r in enumerate(rows) if alive[r]]
-                if not live or step == max_new_tokens - 1:
-                    break
-                # finished rows leave the batch: on a CPU at once; on a GPU once half have, since
-                # each new batch shape costs a graph capture
-                if len(live) < len(rows) and (not graphs or len(live) <= len(rows) // 2):
-                    batch.keep(live)
-                    rows = [rows[b] for b in live]
-                nxt = batch.step()
-            bar.update(sum(alive))
+            tokens = decode_batch(batch, len(idx), max_new_tokens, ends, graphs, bar)
             del batch
             for r, i in enumerate(idx):
                 replies[i] = tokenizer.decode(tokens[r], skip_special_tokens=True)
     return replies
+
+
+class ReplyEnds:
+    """Where a reply ends: at a stop token, or once its SQL is final (checked only after a trigger token)."""
+
+    def __init__(self, tokenizer):
+        from .prompt import sql_is_final
+
+        self.tokenizer, self.sql_is_final = tokenizer, sql_is_final
+        self.stops = set(stop_token_ids(tokenizer))
+        self.triggers = trigger_token_ids(tokenizer)
+
+    def add(self, tokens: list[int], t: int) -> bool:
+        """Append token `t` to the reply `tokens` unless it is a stop token; True when the reply is done."""
+        if t in self.stops:
+            return True
+        tokens.append(t)
+        return t in self.triggers and self.sql_is_final(self.tokenizer.decode(tokens, skip_special_tokens=True))
+
+
+def decode_batch(batch, n_rows: int, max_new_tokens: int, ends: ReplyEnds, graphs: bool, bar) -> list[list[int]]:
+    """Decode a StaticBatch until every reply ends; each row's reply tokens. The bar moves per row, as
+    each reply ends."""
+    rows = list(range(n_rows))  # batch row -> row index, for the rows in the batch
+    alive = [True] * n_rows     # a row stays in the batch until compacted away
+    tokens: list[list[int]] = [[] for _ in range(n_rows)]
+    nxt = batch.next_tokens
+    for step in range(max_new_tokens):
+        for b, t in enumerate(nxt.tolist()):
+            r = rows[b]
+            if alive[r] and ends.add(tokens[r], t):
+                alive[r] = False
+                bar.update(1)
+        live = [b for b, r in enumerate(rows) if alive[r]]
+        if not live or step == max_new_tokens - 1:
+            break
+        # finished rows leave the batch: on a CPU at once; on a GPU once half have, since
+        # each new batch shape costs a graph capture
+        if len(live) < len(rows) and (not graphs or len(live) <= len(rows) // 2):
+            batch.keep(live)
+            rows = [rows[b] for b in live]
+        nxt = batch.step()
+    bar.update(sum(alive))
+    return tokens
