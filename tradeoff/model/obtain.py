@@ -324,12 +324,15 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
 @contextmanager
 def _bytes_written_bar(folder: Path, total: int, desc: str, every_s: float = 0.5):
     """A progress bar of the bytes in `folder` while the block writes there: save_pretrained writes
-    one safetensors file (one shard, so its own bar stays at 0/1 until the file is done)."""
+    one safetensors file (one shard, so its own bar stays at 0/1 until the file is done). safetensors
+    (0.8) sets a temporary file's full length first and then fills it, so the bytes counted are those
+    allocated on disk (st_blocks), not the length."""
     from tqdm.auto import tqdm
 
     def written() -> int:
         try:
-            return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+            stats = [p.stat() for p in folder.iterdir() if p.is_file()]
+            return sum(min(st.st_size, st.st_blocks * 512) for st in stats)
         except OSError:  # a file renamed or removed between listing and stat
             return 0
 
