@@ -284,16 +284,17 @@ def gguf_parsed_once():
 
 def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     """Dequantize a GGUF checkpoint into a plain safetensors one (float32) that training accepts."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     log.info("converting %s (%s) to a safetensors checkpoint in %s (once; minutes for a large model)", gguf.name,
              _mb(gguf.stat().st_size), out_dir)
     start = time.monotonic()
+    import torch  # after the line above: importing them takes 5-20 s
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     with gguf_parsed_once():
         log.info("conversion 1/3: reading the GGUF and its tokenizer (no progress bar; a minute for a large vocabulary)")
+        step = time.monotonic()
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        log.info("conversion 1/3: tokenizer of %d tokens in %.1f s", len(tokenizer), time.monotonic() - start)
+        log.info("conversion 1/3: tokenizer of %d tokens in %.1f s", len(tokenizer), time.monotonic() - step)
         log.info("conversion 2/3: dequantizing the weights to float32")
         step = time.monotonic()
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
