@@ -21,7 +21,6 @@ Needs the prepared data (stages/prepare.py) and a GPU.
 
 import argparse
 import contextlib
-import copy
 import json
 import logging
 import math
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from tradeoff import atomic  # noqa: E402
 from tradeoff.spider import data as spider_data  # noqa: E402
-from tradeoff.config import arm_lr, load_params  # noqa: E402
+from tradeoff.config import load_params  # noqa: E402
 from tradeoff.model.load import load_tokenizer, read_identity  # noqa: E402
 from tradeoff.training import Diverged  # noqa: E402
 from tradeoff.training.data import sft_rows  # noqa: E402
@@ -152,7 +151,8 @@ def main():
     import trl
     from transformers import TrainerCallback
 
-    params = copy.deepcopy(load_params(args.params))
+    typed = load_params(args.params)
+    params = typed.to_dict()  # as training takes them
     params["train"].update(logging_steps=1, save_steps=10**6, max_steps=args.max_steps)
     identity = read_identity("data/prepared/model.json")
     root = Path("data/prepared/spider")
@@ -170,7 +170,7 @@ def main():
                     next(q for q in model.parameters() if q.requires_grad)[0, 0] = float("nan")
             captured["weights"] = {n: q.detach().clone() for n, q in model.named_parameters() if q.requires_grad}
 
-    lr = arm_lr(params, args.arm)
+    lr = typed.arm_lr(args.arm)
     trainer = build_trainer(identity, tokenizer, rows, params, lr, args.arm, Path("/tmp/probe_ckpt"), [Snapshot()])
     step_fn = trainer.training_step
 

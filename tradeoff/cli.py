@@ -90,7 +90,8 @@ def run(main, args: argparse.Namespace) -> None:
     """A stage: call main(args, params) and exit with its status."""
     setup_logging()
     claim_gpu()  # before anything imports torch
-    status = exit_status(lambda: main(args, load_params(args.params)))
+    # the stages still read params as mappings; they take the typed sections in the next step
+    status = exit_status(lambda: main(args, load_params(args.params).to_dict()))
     if status:
         sys.exit(status)
 
