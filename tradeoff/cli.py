@@ -87,11 +87,10 @@ def read_jsonl(path) -> list[dict]:
 
 
 def run(main, args: argparse.Namespace) -> None:
-    """A stage: call main(args, params) and exit with its status."""
+    """A stage: call main(args, params), params the checked Params of --params, and exit with its status."""
     setup_logging()
     claim_gpu()  # before anything imports torch
-    # the stages still read params as mappings; they take the typed sections in the next step
-    status = exit_status(lambda: main(args, load_params(args.params).to_dict()))
+    status = exit_status(lambda: main(args, load_params(args.params)))
     if status:
         sys.exit(status)
 
