@@ -12,7 +12,7 @@ from tradeoff import atomic
 from tradeoff.cli import parser, run
 from tradeoff.model.load import read_identity
 from tradeoff.spider import data as spider_data
-from tradeoff.training import train_arm
+from tradeoff.training import ArmOutputs, train_arm
 
 
 def main(args, params):
@@ -21,11 +21,9 @@ def main(args, params):
     identity = read_identity(args.data / "model.json")
     root = args.data / "spider"
     examples = spider_data.examples_with_database(root, "train")
-    # training still takes the params as mappings (tradeoff/training.py is being split; it takes the
-    # sections after that): today's arguments, built from the checked sections
-    train_arm(identity, examples, root, params.to_dict(), params.arm_lr(args.arm), args.arm, adapter_dir=args.adapter,
-              metrics_path=args.metrics, speed_path=args.speed, live_dir=None if args.no_curves else args.live,
-              curve_dir=args.curve, curve_points=params.curve.checkpoints)
+    out = ArmOutputs(adapter=args.adapter, metrics=args.metrics, speed=args.speed,
+                     live=None if args.no_curves else args.live, curve=args.curve)
+    train_arm(params, args.arm, identity, examples, root, out)
 
 
 if __name__ == "__main__":
