@@ -48,12 +48,12 @@ def main():
     logging.basicConfig(level=logging.WARNING)
     log.setLevel(logging.INFO)
     params = load_params(args.params)
-    es = params["eval_sql"]
-    model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], args.adapter)
+    es = params.eval_sql
+    model, tokenizer = load_prepared(args.data / "model.json", params.model.dtype, args.adapter)
     root = args.data / "spider"
     examples = examples_with_database(root, "dev")[: args.limit]
-    texts = task.prompts(tokenizer, examples, root, params["prompt"]["sample_rows"],
-                         params["prompt"]["max_prompt_tokens"])
+    texts = task.prompts(tokenizer, examples, root, params.prompt.sample_rows,
+                         params.prompt.max_prompt_tokens)
     groups = [e["db_id"] for e in examples]
     runs = {}  # "plain@128" -> extracted SQL of every question
     seconds = {}
@@ -64,7 +64,7 @@ def main():
         for batch in sizes:
             name = f"{label}@{batch}"
             t0 = time.monotonic()
-            replies = generate(m, tokenizer, texts, batch, es["max_new_tokens"], label.split("-")[0], groups)
+            replies = generate(m, tokenizer, texts, batch, es.max_new_tokens, label.split("-")[0], groups)
             seconds[name] = time.monotonic() - t0
             runs[name] = [prompt.extract_sql(r) for r in replies]
             log.info("%s generated in %.1f s", name, seconds[name])
@@ -72,7 +72,7 @@ def main():
     names = list(runs)
     # one scoring pass: the scorer executes each distinct (database, query) once
     records = metric.score(examples * len(names), [s for n in names for s in runs[n]], root / "database",
-                           timeout_s=es["timeout_s"])
+                           timeout_s=es.timeout_s)
     n = len(examples)
     verdicts = {name: records[k * n:(k + 1) * n] for k, name in enumerate(names)}
     scored = [i for i in range(n) if all(verdicts[name][i]["left_out"] is None for name in names)]
@@ -81,7 +81,7 @@ def main():
         "hardware": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores",
         "model": json.loads((args.data / "model.json").read_text())["name"], "adapter": args.adapter,
         "dtype": str(next(model.parameters()).dtype).replace("torch.", ""), "questions": n, "scored": len(scored),
-        "max_new_tokens": es["max_new_tokens"],
+        "max_new_tokens": es.max_new_tokens,
         "runs": {name: {"ex": sum(right[name]) / len(scored), "n_correct": sum(right[name]),
                         "seconds": seconds[name]} for name in names},
         "pairs": [],
@@ -94,7 +94,7 @@ def main():
             "ex_points": 100 * (sum(right[b]) - sum(right[a])) / len(scored)})
 
     print(f"{figures['model']} {figures['adapter'] or 'base'} on {figures['hardware']} ({figures['dtype']}), "
-          f"{len(scored)} scored questions, max {es['max_new_tokens']} new tokens")
+          f"{len(scored)} scored questions, max {es.max_new_tokens} new tokens")
     for name, r in figures["runs"].items():
         print(f"  {name:20} EX {100 * r['ex']:5.1f}% ({r['n_correct']}/{len(scored)})  {r['seconds']:7.1f} s")
     spread = [100 * r["ex"] for r in figures["runs"].values()]

@@ -84,14 +84,14 @@ def main():
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     params = load_params(args.params)
-    es = params["eval_sql"]
-    max_new = args.max_new_tokens or es["max_new_tokens"]
-    plain_batch, cached_batch = args.plain_batch or es["batch_size"], args.cached_batch or es["batch_size"]
-    model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], args.adapter)
+    es = params.eval_sql
+    max_new = args.max_new_tokens or es.max_new_tokens
+    plain_batch, cached_batch = args.plain_batch or es.batch_size, args.cached_batch or es.batch_size
+    model, tokenizer = load_prepared(args.data / "model.json", params.model.dtype, args.adapter)
     root = args.data / "spider"
     examples = examples_with_database(root, "dev")[: args.limit]
-    texts = task.prompts(tokenizer, examples, root, params["prompt"]["sample_rows"],
-                         params["prompt"]["max_prompt_tokens"])
+    texts = task.prompts(tokenizer, examples, root, params.prompt.sample_rows,
+                         params.prompt.max_prompt_tokens)
     groups = [e["db_id"] for e in examples]
 
     generate(model, tokenizer, texts[:8], plain_batch, 8, "plain")  # warm-up
@@ -112,7 +112,7 @@ def main():
     db_dir = root / "database"
     # one scoring pass for both engines: the scorer runs each distinct (database, query) once, so
     # every gold query and every reply the engines share is executed once
-    records = metric.score(examples + examples, sql_plain + sql_fast, db_dir, timeout_s=es["timeout_s"])
+    records = metric.score(examples + examples, sql_plain + sql_fast, db_dir, timeout_s=es.timeout_s)
     v_plain, v_fast = metric.summarize(records[:len(examples)]), metric.summarize(records[len(examples):])
     differ = [i for i in range(len(texts)) if sql_plain[i] != sql_fast[i]]
     device = str(next(model.parameters()).device)

@@ -91,7 +91,7 @@ def main():
     root = args.data / "spider"
     examples = examples_with_database(root, "dev")[: args.limit]
     tokenizer = load_tokenizer(identity)
-    texts = task.prompts(tokenizer, examples, root, params["prompt"]["sample_rows"], params["prompt"]["max_prompt_tokens"])
+    texts = task.prompts(tokenizer, examples, root, params.prompt.sample_rows, params.prompt.max_prompt_tokens)
     replies = [e["query"] for e in examples]
     ref = reply_logits(model, tokenizer, texts, replies)
     variants = {"merged, float32": merged_copy(model),

@@ -21,12 +21,12 @@ Needs the prepared data (stages/prepare.py) and a GPU.
 
 import argparse
 import contextlib
-import copy
 import json
 import logging
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from tradeoff import atomic  # noqa: E402
 from tradeoff.spider import data as spider_data  # noqa: E402
-from tradeoff.config import arm_lr, load_params  # noqa: E402
+from tradeoff.config import load_params  # noqa: E402
 from tradeoff.model.load import load_tokenizer, read_identity  # noqa: E402
 from tradeoff.training import Diverged  # noqa: E402
 from tradeoff.training.data import sft_rows  # noqa: E402
@@ -152,15 +152,14 @@ def main():
     import trl
     from transformers import TrainerCallback
 
-    params = copy.deepcopy(load_params(args.params))
-    params["train"].update(logging_steps=1, save_steps=10**6, max_steps=args.max_steps)
+    params = load_params(args.params)
+    params = replace(params, train=replace(params.train, logging_steps=1, save_steps=10**6, max_steps=args.max_steps))
     identity = read_identity("data/prepared/model.json")
     root = Path("data/prepared/spider")
     examples = spider_data.examples_with_database(root, "train")
     tokenizer = load_tokenizer(identity)
-    rows = sft_rows(tokenizer, examples, root, params["prompt"]["sample_rows"],
-                    params["prompt"]["max_prompt_tokens"])
-    transformers.set_seed(params["train"]["seed"])
+    rows = sft_rows(tokenizer, examples, root, params.prompt.sample_rows, params.prompt.max_prompt_tokens)
+    transformers.set_seed(params.train.seed)
     captured: dict = {}
 
     class Snapshot(TrainerCallback):
@@ -170,7 +169,7 @@ def main():
                     next(q for q in model.parameters() if q.requires_grad)[0, 0] = float("nan")
             captured["weights"] = {n: q.detach().clone() for n, q in model.named_parameters() if q.requires_grad}
 
-    lr = arm_lr(params, args.arm)
+    lr = params.arm_lr(args.arm)
     trainer = build_trainer(identity, tokenizer, rows, params, lr, args.arm, Path("/tmp/probe_ckpt"), [Snapshot()])
     step_fn = trainer.training_step
 
@@ -182,7 +181,7 @@ def main():
     record = {"versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                            "trl": trl.__version__}, "lr": lr,
               "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-              "params": params["train"], "examples": len(rows)}
+              "params": params.to_dict()["train"], "examples": len(rows)}
     t0 = time.monotonic()
     try:
         trainer.train()

@@ -24,6 +24,7 @@ from tradeoff.spider import data as spider_data
 from tradeoff.model.load import load_tokenizer
 from tradeoff.spider.sample import write_sample_spider
 from tradeoff.training.data import sft_rows
+from tradeoff.config import TrainParams
 from tradeoff.training.trainer import sft_config
 
 log = logging.getLogger("train_speed")
@@ -140,9 +141,11 @@ def main():
                   include_num_input_tokens_seen="non_padding", dataloader_num_workers=2)
     if not torch.cuda.is_available():  # --smoke on a CPU
         common["use_cpu"] = True
-    ours = {"max_steps": total, "epochs": 1, "batch_size": args.batch_size, "grad_accum": 1, "scheduler": "cosine",
-            "warmup_ratio": 0.05, "weight_decay": 0.0, "seed": 0, "max_length": args.max_length, "packing": True,
-            "gradient_checkpointing": False, "logging_steps": 10, "save_steps": 10**9}
+    # sft_config reads neither the attention, the quantization nor the example cap: set per run below
+    ours = TrainParams(max_steps=total, epochs=1, batch_size=args.batch_size, grad_accum=1, scheduler="cosine",
+                       warmup_ratio=0.05, weight_decay=0.0, seed=0, max_length=args.max_length, packing=True,
+                       gradient_checkpointing=False, attn_implementation="sdpa", quantization="none",
+                       max_train_examples=None, logging_steps=10, save_steps=10**9)
     results = []
     with tempfile.TemporaryDirectory() as out_dir:
         for name in args.configs:

@@ -25,11 +25,11 @@ log = logging.getLogger("check_params")
 
 def main(args, params):  # cli.run has checked every key and value of the params file by now
     atomic.check_writable(args.out)
-    data = params["data"]
-    if data["spider"] != "sample":
-        spider_data.check_source(data["spider"], f"{args.params}: data.spider")
-    mmlu_data.check_source(data["mmlu"], f"{args.params}: data.mmlu")
-    name = params["model"]["name"]
+    data = params.data
+    if data.spider != "sample":
+        spider_data.check_source(data.spider, f"{args.params}: data.spider")
+    mmlu_data.check_source(data.mmlu, f"{args.params}: data.mmlu")
+    name = params.model.name
     obtain.check_obtainable(name, f"{args.params}: model.name")
     folder = fit.config_folder(name)
     if folder is None:

@@ -7,6 +7,7 @@ checkpoints may use a fixed subset (curve.mmlu_limit_per_subject); each delta is
 base model on the same questions.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 from tradeoff import atomic
@@ -22,15 +23,15 @@ from tradeoff.curve_steps import saved_steps
 def main(args, params):
     arm = args.arm  # the arm's rate is in dvc exp show; the curve stage need not rerun for it
     steps = saved_steps(args.curve)
-    axis = params["report"]["forgetting_axis"]
+    axis = params.report.forgetting_axis
     points = [curve.origin(arm, axis=axis)] if steps else []
     if steps:
-        categories = category_map(params["eval_mmlu"]["category_map"])
+        categories = category_map(params.eval_mmlu.category_map)
         base_sql, base_mmlu = read_jsonl(args.base_sql), read_jsonl(args.base_mmlu)
-        limit = params["curve"]["mmlu_limit_per_subject"] or params["eval_mmlu"]["limit_per_subject"]
-        mmlu_params = {**params, "eval_mmlu": {**params["eval_mmlu"], "limit_per_subject": limit}}
+        limit = params.curve.mmlu_limit_per_subject or params.eval_mmlu.limit_per_subject
+        mmlu_params = replace(params, eval_mmlu=replace(params.eval_mmlu, limit_per_subject=limit))
         for step, adapter in steps:
-            model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], adapter)
+            model, tokenizer = load_prepared(args.data / "model.json", params.model.dtype, adapter)
             sql, _ = spider_task.score_with_params(model, tokenizer, args.data / "spider", params)
             mm, _ = mmlu_score.score_with_params(model, tokenizer, args.data / "mmlu", mmlu_params)
             points.append(curve.point(arm, step, base_sql, sql, base_mmlu, mm, categories, axis=axis))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tradeoff import TradeoffError, atomic
 from tradeoff.cli import parser, run
+from tradeoff.config import DataParams
 from tradeoff.mmlu import data as mmlu_data
 from tradeoff.model import fit, obtain
 from tradeoff.spider import data as spider_data
@@ -19,9 +20,10 @@ from tradeoff.spider.sample import write_sample_spider
 log = logging.getLogger("prepare")
 
 
-def prepare_spider(source: str, data: dict, tmp: Path, params_file: str = "params.yaml") -> None:
+def prepare_spider(data: DataParams, tmp: Path, params_file: str = "params.yaml") -> None:
+    source = data.spider
     if source == "sample":
-        counts = write_sample_spider(tmp, data["seed"], data["sample_train_per_db"], data["sample_dev_per_db"])
+        counts = write_sample_spider(tmp, data.seed, data.sample_train_per_db, data.sample_dev_per_db)
         log.info("sample Spider: %s", counts)
         return
     src = Path(source).expanduser()
@@ -49,9 +51,10 @@ def prepare_spider(source: str, data: dict, tmp: Path, params_file: str = "param
     log.info("Spider databases: %d", len(databases))
 
 
-def prepare_mmlu(source: str, seed: int, tmp: Path, params_file: str = "params.yaml") -> None:
+def prepare_mmlu(data: DataParams, tmp: Path, params_file: str = "params.yaml") -> None:
+    source = data.mmlu
     if source == "sample":
-        counts = mmlu_data.write_sample_mmlu(tmp, seed)
+        counts = mmlu_data.write_sample_mmlu(tmp, data.seed)
         log.info("sample MMLU: %d questions in %d subjects", sum(counts.values()), len(counts))
         return
     if not source.startswith("hf:") and not Path(source).expanduser().is_dir():
@@ -64,12 +67,12 @@ def prepare_mmlu(source: str, seed: int, tmp: Path, params_file: str = "params.y
 def main(args, params):
     atomic.check_writable(args.out / "model.json")
     # every output is built under a temporary name and renamed only once all of them succeeded
-    identity = obtain.resolve(params["model"]["name"], setting=f"{args.params}: model.name")
+    identity = obtain.resolve(params.model.name, setting=f"{args.params}: model.name")
     # check_params could not check the params against a model this machine did not have yet
     fit.check(params, fit.obtained_config_folder(identity, f"{args.params}: model.name"), args.params)
     with atomic.output_dir(args.out / "spider") as spider, atomic.output_dir(args.out / "mmlu") as mmlu_dir:
-        prepare_spider(params["data"]["spider"], params["data"], spider, args.params)
-        prepare_mmlu(params["data"]["mmlu"], params["data"]["seed"], mmlu_dir, args.params)
+        prepare_spider(params.data, spider, args.params)
+        prepare_mmlu(params.data, mmlu_dir, args.params)
     atomic.write_json(args.out / "model.json", identity)
     log.info("base model: %s", identity)
 

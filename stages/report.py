@@ -13,7 +13,6 @@ from pathlib import Path
 
 from tradeoff import atomic
 from tradeoff.cli import parser, read_jsonl, run
-from tradeoff.config import arm_lr
 from tradeoff.mmlu.question import category_map
 from tradeoff.report import charts, table
 
@@ -24,8 +23,8 @@ def main(args, params):
     atomic.check_writable(args.reports / "results.md", args.metrics, args.summary)
     sql = {m: read_jsonl(args.predictions / f"sql_{m}.jsonl") for m in MODELS}
     mm = {m: read_jsonl(args.predictions / f"mmlu_{m}.jsonl") for m in MODELS}
-    result = table.build(sql, mm, category_map(params["eval_mmlu"]["category_map"]))
-    lrs = {arm: arm_lr(params, arm) for arm in ("exp1", "exp2")}
+    result = table.build(sql, mm, category_map(params.eval_mmlu.category_map))
+    lrs = {arm: params.arm_lr(arm) for arm in ("exp1", "exp2")}
     atomic.write_json(args.reports / "results.json", result)
     atomic.write_text(args.reports / "results.md", table.markdown(result))
     summary = table.summary(result, lrs)
@@ -33,7 +32,7 @@ def main(args, params):
     atomic.write_json(args.metrics, table.headline(summary))
     atomic.write_json(args.reports / "plots" / "ex_by_hardness.json", charts.ex_by_hardness(result))
     atomic.write_json(args.reports / "plots" / "mmlu_by_category.json", charts.mmlu_by_category(result))
-    atomic.write_json(args.reports / "plots" / "tradeoff.json", charts.tradeoff_points(result, lrs, params["report"]["forgetting_axis"]))
+    atomic.write_json(args.reports / "plots" / "tradeoff.json", charts.tradeoff_points(result, lrs, params.report.forgetting_axis))
     logging.getLogger("report").info("results (also in %s):\n%s", args.reports / "results.md",
                                      table.plain_table(result))
 

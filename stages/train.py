@@ -10,10 +10,9 @@ from pathlib import Path
 
 from tradeoff import atomic
 from tradeoff.cli import parser, run
-from tradeoff.config import arm_lr
 from tradeoff.model.load import read_identity
 from tradeoff.spider import data as spider_data
-from tradeoff.training import train_arm
+from tradeoff.training import ArmOutputs, train_arm
 
 
 def main(args, params):
@@ -22,9 +21,9 @@ def main(args, params):
     identity = read_identity(args.data / "model.json")
     root = args.data / "spider"
     examples = spider_data.examples_with_database(root, "train")
-    train_arm(identity, examples, root, params, arm_lr(params, args.arm), args.arm, adapter_dir=args.adapter,
-              metrics_path=args.metrics, speed_path=args.speed, live_dir=None if args.no_curves else args.live,
-              curve_dir=args.curve, curve_points=params["curve"]["checkpoints"])
+    out = ArmOutputs(adapter=args.adapter, metrics=args.metrics, speed=args.speed,
+                     live=None if args.no_curves else args.live, curve=args.curve)
+    train_arm(params, args.arm, identity, examples, root, out)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ import copy
 import pytest
 import yaml
 
-from tradeoff import TradeoffError
-from tradeoff.config import load_params
+from tradeoff import TradeoffError, profile
+from tradeoff.config import (CurveParams, DataParams, EvalMmluParams, EvalSqlParams, Exp2Params, LoraParams,
+                             ModelParams, Params, PromptParams, ReportParams, TrainParams, load_params, parse_params)
 
 
 @pytest.fixture
@@ -64,7 +65,77 @@ def test_scientific_notation_without_a_dot_is_a_number(tmp_path, repo):
     path = tmp_path / "params.yaml"
     shipped = (repo / "params.yaml").read_text()
     path.write_text(re.sub(r"^lr: .*$", "lr: 5e-05", shipped, count=1, flags=re.M))
-    assert load_params(path)["lr"] == 5e-05
+    assert load_params(path).lr == 5e-05
     path.write_text(re.sub(r"^lr: .*$", "lr: fast", shipped, count=1, flags=re.M))
     with pytest.raises(TradeoffError, match="lr = 'fast' is not allowed"):
         load_params(path)
+
+
+# the shipped params.yaml, section by section, as the stages receive it
+SHIPPED = Params(
+    lr=2.0e-4, exp2=Exp2Params(lr=5.0e-5),
+    model=ModelParams(name="bundled", dtype="bfloat16"),
+    data=DataParams(spider="sample", mmlu="sample", seed=0, sample_train_per_db=None, sample_dev_per_db=16),
+    prompt=PromptParams(sample_rows=0, max_prompt_tokens=1024),
+    lora=LoraParams(r=16, alpha=32, dropout=0.0, target_modules="all-linear"),
+    train=TrainParams(seed=0, max_steps=40, epochs=1, batch_size=4, grad_accum=1, max_length=512, scheduler="cosine",
+                      warmup_ratio=0.05, weight_decay=0.0, packing=False, gradient_checkpointing=False,
+                      attn_implementation="sdpa", quantization="none", max_train_examples=None, logging_steps=2,
+                      save_steps=8),
+    eval_sql=EvalSqlParams(limit=None, batch_size=64, max_new_tokens=64, engine="cached", timeout_s=10,
+                           keep_distinct=False, workers=None),
+    eval_mmlu=EvalMmluParams(shots=5, categories=("STEM", "humanities", "social sciences"), limit_per_subject=None,
+                             batch_size=16, chat_template=False, category_map="original", format="letters"),
+    report=ReportParams(forgetting_axis="mmlu"),
+    curve=CurveParams(checkpoints=0, mmlu_limit_per_subject=None),
+)
+
+
+def test_shipped_params_are_typed_sections(repo):
+    params = load_params(repo / "params.yaml")
+    assert params == SHIPPED
+    assert isinstance(params.lora, LoraParams) and isinstance(params.train.max_steps, int)
+    assert params.arm_lr("exp1") == 2.0e-4 and params.arm_lr("exp2") == 5.0e-5
+    # to_dict gives back what the file says, lists as lists, in the file's order
+    shipped = yaml.safe_load((repo / "params.yaml").read_text())
+    assert params.to_dict() == shipped and list(params.to_dict()) == list(shipped)
+    assert parse_params(params.to_dict(), "again") == params
+    with pytest.raises(AttributeError):  # frozen: a stage cannot change what the next one reads
+        params.train.seed = 1
+
+
+@pytest.mark.parametrize("profiles, expected", [
+    (["profiles/real-study.yaml"], {
+        "data": {"spider": "/data/spider_data.zip", "mmlu": "hf:cais/mmlu", "sample_dev_per_db": None},
+        "model": {"name": "bundled-qwen-1.5b", "dtype": "auto"},
+        "lora": {"dropout": 0.05},
+        "train": {"max_steps": -1, "epochs": 1, "batch_size": 8, "max_length": 2304, "packing": True,
+                  "attn_implementation": "flex_attention", "logging_steps": 10, "save_steps": 100},
+        "eval_sql": {"batch_size": 1024, "max_new_tokens": 256},
+        "eval_mmlu": {"categories": "all", "format": "both", "batch_size": 256}}),
+    (["profiles/real-study.yaml", "profiles/gemma-2b-it.yaml"], {
+        "data": {"spider": "/data/spider_data.zip", "mmlu": "hf:cais/mmlu"},
+        "model": {"name": "google/gemma-2b-it", "dtype": "auto"},
+        "train": {"batch_size": 4, "grad_accum": 2, "max_steps": -1},
+        "eval_sql": {"batch_size": 32}, "eval_mmlu": {"batch_size": 16, "categories": "all"}}),
+])
+def test_each_profile_parses_to_typed_sections(repo, tmp_path, monkeypatch, profiles, expected):
+    monkeypatch.chdir(repo)
+    merged = tmp_path / "merged.yaml"
+    assert profile.main([*profiles, "--set", "data.spider=/data/spider_data.zip", "--set", "data.mmlu=hf:cais/mmlu",
+                         "--write-params", str(merged)]) == 0
+    params = load_params(merged)
+    for section, values in expected.items():
+        for key, value in values.items():
+            assert getattr(getattr(params, section), key) == value, f"{section}.{key}"
+    # what no profile sets is the shipped value
+    assert params.lora.r == SHIPPED.lora.r and params.curve == SHIPPED.curve and params.lr == SHIPPED.lr
+
+
+def test_a_bad_value_is_its_one_line(tmp_path, params):
+    bad = copy.deepcopy(params)
+    bad["eval_sql"]["timeout_s"] = 0
+    with pytest.raises(TradeoffError) as err:
+        parse_params(bad, "where.yaml")
+    assert str(err.value) == "where.yaml: eval_sql.timeout_s = 0 is not allowed; expected seconds in (0, 3600]"
+    assert bad["eval_sql"]["timeout_s"] == 0  # parse_params reads its tree and leaves it as it was

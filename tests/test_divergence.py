@@ -26,11 +26,13 @@ def test_a_diverging_run_stops_at_once_and_publishes_nothing(repo, bundled, samp
     from transformers import TrainerCallback
 
     from tradeoff import training
+    from tradeoff.config import parse_params
     from tradeoff.spider.data import load_split
     from tradeoff.training import run
 
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["train"].update(max_steps=6, batch_size=2, logging_steps=1, save_steps=100)
+    params = parse_params(params, "test")
 
     class PoisonBeforeStep3(TrainerCallback):
         def on_step_begin(self, args, state, control, model=None, **kw):
@@ -47,9 +49,9 @@ def test_a_diverging_run_stops_at_once_and_publishes_nothing(repo, bundled, samp
     before = tree_digest(adapter)
     metrics = tmp_path / "train_exp1.json"
     with pytest.raises(training.Diverged) as caught:
-        training.train_arm(bundled, load_split(sample_spider, "train")[:24], sample_spider, params, 2e-4, "exp1",
-                           adapter_dir=adapter, metrics_path=metrics, speed_path=tmp_path / "speed.json",
-                           checkpoints_root=tmp_path / "checkpoints")
+        training.train_arm(params, "exp1", bundled, load_split(sample_spider, "train")[:24], sample_spider,
+                           training.ArmOutputs(adapter=adapter, metrics=metrics, speed=tmp_path / "speed.json",
+                                               checkpoints_root=tmp_path / "checkpoints"))
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith("training exp1 diverged at step 3 of 6: loss nan, grad norm nan")

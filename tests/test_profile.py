@@ -31,10 +31,10 @@ def test_dvc_applies_the_printed_overrides_exactly_as_written_params(profiles, t
     apply_overrides(str(applied), words[1::2])
     merged = load_params(tmp_path / "merged.yaml")
     assert load_params(applied) == merged
-    assert merged["data"]["spider"] == "/data/spider_data.zip" and merged["eval_mmlu"]["categories"] == "all"
-    assert merged["data"]["sample_dev_per_db"] is None and merged["train"]["max_steps"] == -1
+    assert merged.data.spider == "/data/spider_data.zip" and merged.eval_mmlu.categories == "all"
+    assert merged.data.sample_dev_per_db is None and merged.train.max_steps == -1
     if len(profiles) == 2:
-        assert merged["model"]["name"] == "google/gemma-2b-it" and merged["model"]["dtype"] == "auto"
+        assert merged.model.name == "google/gemma-2b-it" and merged.model.dtype == "auto"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -87,7 +87,7 @@ def read_jsonl(path) -> list[dict]:
 
 
 def run(main, args: argparse.Namespace) -> None:
-    """A stage: call main(args, params) and exit with its status."""
+    """A stage: call main(args, params), params the checked Params of --params, and exit with its status."""
     setup_logging()
     claim_gpu()  # before anything imports torch
     status = exit_status(lambda: main(args, load_params(args.params)))

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from . import TradeoffError, atomic, cli, read_text
-from .config import check, load_params
+from .config import load_params, parse_params
 
 REQUIRED = "REQUIRED"
 
@@ -128,11 +128,11 @@ def _apply(args) -> None:
         key, value = parse_set(item)
         overrides.pop(key, None)
         overrides[key], where[key] = value, "--set"
-    merged = merge(load_params(args.params), overrides, where)
+    merged = merge(load_params(args.params).to_dict(), overrides, where)
     # the merged params must pass the same checks as params.yaml itself
-    check(merged, " + ".join([*args.profiles, *(["--set"] if args.set else [])]))
+    params = parse_params(merged, " + ".join([*args.profiles, *(["--set"] if args.set else [])]))
     if args.write_params:
-        atomic.write_text(args.write_params, yaml.safe_dump(merged, sort_keys=False))
+        atomic.write_text(args.write_params, yaml.safe_dump(params.to_dict(), sort_keys=False))
     else:
         print(" ".join(set_arguments(overrides, where)))
 

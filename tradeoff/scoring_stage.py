@@ -28,7 +28,7 @@ def evaluation_stage(doc: str, score_with_params, task_folder: str) -> None:
         atomic.check_writable(args.out, args.metrics)
         adapter = None if args.adapter == "none" else args.adapter
         with phase("load model"):
-            model, tokenizer = load_prepared(args.data / "model.json", params["model"]["dtype"], adapter)
+            model, tokenizer = load_prepared(args.data / "model.json", params.model.dtype, adapter)
         records, summary = score_with_params(model, tokenizer, args.data / task_folder, params)
         with phase("write"):
             atomic.write_jsonl(args.out, records)

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 from .. import TradeoffError
+from ..config import Params
 from ..timing import phase
 from .data import load_csv_dir, select
 from ..model import kv_cache
@@ -206,14 +207,14 @@ def score_model(model, tokenizer, questions: dict[str, list[Question]], shots: d
     return records, summary
 
 
-def score_with_params(model, tokenizer, mmlu_root: Path, params: dict) -> tuple[list[dict], dict]:
+def score_with_params(model, tokenizer, mmlu_root: Path, params: Params) -> tuple[list[dict], dict]:
     """Records and summary for the test questions under `mmlu_root` (the CSV layout), with the
-    categories, limit, shots and batch of `params` (as the eval_mmlu and curve stages score)."""
-    p = params["eval_mmlu"]
-    categories = category_map(p["category_map"])
+    categories, limit, shots and batch of params.eval_mmlu (as the eval_mmlu and curve stages score)."""
+    p = params.eval_mmlu
+    categories = category_map(p.category_map)
     with phase("read data"):
         questions, shots = load_csv_dir(mmlu_root, "test")
-    keep = None if p["categories"] == "all" else p["categories"]
-    questions = select(questions, categories, keep, p["limit_per_subject"])
-    return score_model(model, tokenizer, questions, shots, p["shots"], categories, p["batch_size"], p["chat_template"],
-                       p.get("format", "letters"))
+    keep = None if p.categories == "all" else list(p.categories)  # a list, as select's message shows it
+    questions = select(questions, categories, keep, p.limit_per_subject)
+    return score_model(model, tokenizer, questions, shots, p.shots, categories, batch_size=p.batch_size,
+                       chat=p.chat_template, fmt=p.format)

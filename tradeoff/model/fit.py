@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from .. import TradeoffError, read_text
+from ..config import Params
 from .obtain import BUNDLED, default_models_dir, model_path
 
 log = logging.getLogger(__name__)
@@ -68,27 +69,27 @@ def _first(config: dict, keys: tuple[str, ...]) -> int | None:
     return next((text[k] for k in keys if isinstance(text.get(k), int)), None)
 
 
-def check(params: dict, folder: Path, source) -> None:
+def check(params: Params, folder: Path, source) -> None:
     """Refuse params the model in `folder` cannot train or run with, naming `source` (the params file)."""
     config = _read_config(folder / "config.json")
     hidden, context = _first(config, HIDDEN_KEYS), _first(config, CONTEXT_KEYS)
-    r = params["lora"]["r"]
+    r = params.lora.r
     if hidden is not None and r > hidden:
         # every linear layer of a transformer has the hidden size on one side: no update has a higher rank
         raise TradeoffError(f"{source}: lora.r = {r} is larger than the hidden size of the model ({hidden}), the "
                             f"highest rank a LoRA update of its layers can have; use lora.r <= {hidden}")
     if context is not None:
         check_lengths(params, context, source)
-    targets = params["lora"]["target_modules"]
+    targets = params.lora.target_modules
     if targets != "all-linear":
         check_target_modules(meta_model(folder), targets, source)
     log.info("the params fit the base model (%s: hidden size %s, context %s tokens)", folder.name, hidden, context)
 
 
-def check_lengths(params: dict, context: int, source) -> None:
+def check_lengths(params: Params, context: int, source) -> None:
     """Every length in tokens within the model's context: a training row, a prompt, a prompt and its reply."""
-    prompt, new = params["prompt"]["max_prompt_tokens"], params["eval_sql"]["max_new_tokens"]
-    lengths = {"train.max_length": params["train"]["max_length"], "prompt.max_prompt_tokens": prompt,
+    prompt, new = params.prompt.max_prompt_tokens, params.eval_sql.max_new_tokens
+    lengths = {"train.max_length": params.train.max_length, "prompt.max_prompt_tokens": prompt,
                "eval_sql.max_new_tokens": new, "prompt.max_prompt_tokens + eval_sql.max_new_tokens": prompt + new}
     for what, tokens in lengths.items():
         if tokens > context:

@@ -1,6 +1,7 @@
 """LoRA supervised fine-tuning on Spider with TRL's SFTTrainer and PEFT, one module per concern:
 
-- run.py        one arm from start to end (`train_arm`): rows, resume, trainer, train, publish
+- run.py        one arm from start to end (`train_arm(params, arm, ...)`, where it writes: `ArmOutputs`):
+                rows, resume, trainer, train, publish
 - data.py       the training rows: prompt (as the evaluation builds it) and gold SQL
 - resume.py     the settings' fingerprint; resume an interrupted run or start afresh
 - model.py      the base model (quantized for QLoRA or not) and its LoRA config
@@ -13,6 +14,6 @@ tradeoff/compat.py.
 """
 
 from .guard import Diverged
-from .run import train_arm
+from .run import ArmOutputs, train_arm
 
-__all__ = ["Diverged", "train_arm"]
+__all__ = ["ArmOutputs", "Diverged", "train_arm"]

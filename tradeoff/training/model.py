@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import TradeoffError
 from ..compat import name_base_model
+from ..config import Params
 from ..model.fit import check_target_modules
 from ..model.load import model_source, pick_dtype
 
@@ -31,26 +32,28 @@ def quantization_config(kind: str):
                               bnb_4bit_compute_dtype=torch.bfloat16)
 
 
-def base_model_and_lora(identity: dict, params: dict, on_gpu: bool):
+def base_model_and_lora(identity: dict, params: Params, on_gpu: bool):
     """The base model as training loads it, and the LoRA config to put on it."""
     import torch
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
 
-    t, lora = params["train"], params["lora"]
-    quant = quantization_config(t["quantization"])
-    dtype = pick_dtype(params["model"]["dtype"])
+    t, lora = params.train, params.lora
+    quant = quantization_config(t.quantization)
+    dtype = pick_dtype(params.model.dtype)
     # on a CPU, half precision means float32 master weights under bf16 autocast (pure bf16 is slower there)
     load_dtype = dtype if on_gpu else torch.float32
     src, kw = model_source(identity)
     model = AutoModelForCausalLM.from_pretrained(src, dtype=load_dtype, quantization_config=quant,
-                                                 attn_implementation=t["attn_implementation"], **kw)
+                                                 attn_implementation=t.attn_implementation, **kw)
     # the base is named as model.json names it, never by this machine's models cache: every adapter
     # saved (its config and model card) then holds the same bytes on every machine
     name_base_model(model, identity.get("dir", identity["name"]))
     if quant is not None:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t["gradient_checkpointing"])
-    check_target_modules(model, lora["target_modules"])
-    peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
-                             target_modules=lora["target_modules"], task_type="CAUSAL_LM")
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing)
+    # PEFT reads a list of module names (its config, saved with the adapter, writes it as given)
+    targets = lora.target_modules if isinstance(lora.target_modules, str) else list(lora.target_modules)
+    check_target_modules(model, targets)
+    peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
+                             task_type="CAUSAL_LM")
     return model, peft_config

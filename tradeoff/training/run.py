@@ -7,7 +7,10 @@ import resource
 import time
 from pathlib import Path
 
+from dataclasses import dataclass
+
 from .. import atomic
+from ..config import Params
 from ..curve_steps import write_steps_file
 from ..model.load import load_tokenizer, pick_dtype
 from ..spider import prompt
@@ -18,36 +21,50 @@ from .resume import fingerprint, mark_finished, start_or_resume
 from .trainer import build_trainer
 
 
-def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: dict, lr: float, arm: str,
-              adapter_dir: Path, metrics_path: Path, speed_path: Path, checkpoints_root: Path = Path("checkpoints"),
-              live_dir: Path | None = None, curve_dir: Path | None = None, curve_points: int = 0) -> dict:
-    """Train one LoRA arm; write its adapter, its train metrics and its speed figures atomically.
-    A run whose loss or gradient norm stops being finite raises `Diverged` and writes none of them."""
+@dataclass(frozen=True)
+class ArmOutputs:
+    """Where one arm's training writes: the adapter, the train metrics, the speed figures, the
+    DVCLive curves (None: none) and the curve's adapters (None: none); checkpoints to resume from."""
+
+    adapter: Path
+    metrics: Path
+    speed: Path
+    live: Path | None = None
+    curve: Path | None = None
+    checkpoints_root: Path = Path("checkpoints")
+
+
+def train_arm(params: Params, arm: str, identity: dict, examples: list[dict], spider_root: Path,
+              out: ArmOutputs) -> dict:
+    """Train one LoRA arm (its rate params.arm_lr(arm)); write its adapter, its train metrics and its
+    speed figures atomically. A run whose loss or gradient norm stops being finite raises `Diverged`
+    and writes none of them."""
     import torch
     from accelerate import PartialState
     from transformers import set_seed
 
-    t = params["train"]
-    quantization_config(t["quantization"])  # fail before any work when it cannot run here
-    set_seed(t["seed"])
+    lr, curve_points, t = params.arm_lr(arm), params.curve.checkpoints, params.train
+    quantization_config(t.quantization)  # fail before any work when it cannot run here
+    set_seed(t.seed)
     tokenizer = load_tokenizer(identity)
-    if t["max_train_examples"]:
-        examples = examples[: t["max_train_examples"]]
-    rows = sft_rows(tokenizer, examples, spider_root, params["prompt"]["sample_rows"],
-                    params["prompt"]["max_prompt_tokens"])
+    if t.max_train_examples:
+        examples = examples[: t.max_train_examples]
+    rows = sft_rows(tokenizer, examples, spider_root, params.prompt.sample_rows, params.prompt.max_prompt_tokens)
 
-    # 1. resume an interrupted run of the same settings, or start afresh
-    settings = {"lr": lr, "lora": params["lora"], "train": t,
+    # 1. resume an interrupted run of the same settings, or start afresh; the settings as the file
+    # gives them (mappings), so that the fingerprint of a run is what it was before typed params
+    as_file = params.to_dict()
+    settings = {"lr": lr, "lora": as_file["lora"], "train": as_file["train"],
                 "model": identity.get("sha256") or identity.get("revision"),
-                "dtype": params["model"]["dtype"], "curve_points": curve_points}
+                "dtype": params.model.dtype, "curve_points": curve_points}
     fp = fingerprint(settings, rows)
-    ckpt_dir = checkpoints_root / arm
+    ckpt_dir = out.checkpoints_root / arm
     # under `accelerate launch` (data parallel) every process runs this; one of them does the files
     process = PartialState(cpu=not torch.cuda.is_available())  # the same state the Trainer will use
-    resume, tokens_before = start_or_resume(arm, fp, settings, ckpt_dir, live_dir, curve_dir, process)
+    resume, tokens_before = start_or_resume(arm, fp, settings, ckpt_dir, out.live, out.curve, process)
 
     # 2. the model with LoRA, in a trainer that stops on a non-finite loss or gradient
-    callbacks, live = train_callbacks(live_dir, resume, curve_dir, curve_points, process)
+    callbacks, live = train_callbacks(out.live, resume, out.curve, curve_points, process)
     trainer = build_trainer(identity, tokenizer, rows, params, lr, arm, ckpt_dir, callbacks)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
 
@@ -63,20 +80,20 @@ def train_arm(identity: dict, examples: list[dict], spider_root: Path, params: d
         return {}
 
     # 4. publish: the adapter, then what it learned and what it cost
-    with atomic.output_dir(adapter_dir) as tmp:
+    with atomic.output_dir(out.adapter) as tmp:
         trainer.model.save_pretrained(tmp)
-    if curve_dir is not None:
-        curve_dir.mkdir(parents=True, exist_ok=True)
-        write_steps_file(curve_dir)
+    if out.curve is not None:
+        out.curve.mkdir(parents=True, exist_ok=True)
+        write_steps_file(out.curve)
     mark_finished(ckpt_dir, fp, settings)
     metrics = _train_metrics(trainer, arm, lr, rows, trainable, params, tokenizer, result)
     speed = _speed(metrics["tokens_seen"], tokens_before, wall, process, resume)
-    atomic.write_json(metrics_path, metrics)
-    atomic.write_json(speed_path, speed)
+    atomic.write_json(out.metrics, metrics)
+    atomic.write_json(out.speed, speed)
     return {**metrics, **speed}
 
 
-def _train_metrics(trainer, arm: str, lr: float, rows: list[dict], trainable: int, params: dict, tokenizer,
+def _train_metrics(trainer, arm: str, lr: float, rows: list[dict], trainable: int, params: Params, tokenizer,
                    result) -> dict:
     """What training learned (reproducible on one machine)."""
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
@@ -92,8 +109,8 @@ def _train_metrics(trainer, arm: str, lr: float, rows: list[dict], trainable: in
         "trainable_params": trainable,
         "examples": len(rows),
         "chat_template": "model" if prompt.uses_chat_template(tokenizer) else "plain fallback",
-        "dtype": str(pick_dtype(params["model"]["dtype"])).replace("torch.", ""),
-        "quantization": params["train"]["quantization"],
+        "dtype": str(pick_dtype(params.model.dtype)).replace("torch.", ""),
+        "quantization": params.train.quantization,
     }
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from ..compat import avoid_cudnn_attention, checkpointing_arg, save_adapters_reproducibly, \
     score_only_completions_on_cpu
+from ..config import Params, TrainParams
 from ..model.load import pick_dtype
 from .guard import guarded_trainer
 from .model import base_model_and_lora
 
 
-def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
+def sft_config(t: TrainParams, lr: float, output_dir: Path, dtype, on_gpu: bool):
     """TRL's SFTConfig from the `train` params (one place, shared with bench/train_speed.py)."""
     import torch
     from trl import SFTConfig
@@ -21,25 +22,25 @@ def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
     return SFTConfig(
         output_dir=str(output_dir),
         learning_rate=lr,
-        max_steps=t["max_steps"],
-        num_train_epochs=t["epochs"],
-        per_device_train_batch_size=t["batch_size"],
-        gradient_accumulation_steps=t["grad_accum"],
-        lr_scheduler_type=t["scheduler"],
-        warmup_steps=t["warmup_ratio"],  # a float < 1 is a ratio of the total steps
-        weight_decay=t["weight_decay"],
-        seed=t["seed"],
-        data_seed=t["seed"],
-        max_length=t["max_length"],
+        max_steps=t.max_steps,
+        num_train_epochs=t.epochs,
+        per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        lr_scheduler_type=t.scheduler,
+        warmup_steps=t.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        weight_decay=t.weight_decay,
+        seed=t.seed,
+        data_seed=t.seed,
+        max_length=t.max_length,
         # packing places whole examples into rows (best-fit decreasing) with no padding; the
         # attention mask is built from the position ids, so no example sees another
-        packing=t["packing"],
-        **checkpointing_arg(t["gradient_checkpointing"]),
+        packing=t.packing,
+        **checkpointing_arg(t.gradient_checkpointing),
         bf16=dtype == torch.bfloat16,
         fp16=dtype == torch.float16,
-        logging_steps=t["logging_steps"],
+        logging_steps=t.logging_steps,
         save_strategy="steps",
-        save_steps=t["save_steps"],
+        save_steps=t.save_steps,
         save_total_limit=2,
         report_to="none",
         completion_only_loss=True,
@@ -51,7 +52,7 @@ def sft_config(t: dict, lr: float, output_dir: Path, dtype, on_gpu: bool):
     )
 
 
-def build_trainer(identity: dict, tokenizer, rows: list[dict], params: dict, lr: float, arm: str, ckpt_dir: Path,
+def build_trainer(identity: dict, tokenizer, rows: list[dict], params: Params, lr: float, arm: str, ckpt_dir: Path,
                   callbacks: list):
     """The guarded SFTTrainer of one arm, its model loaded and LoRA applied, ready to train."""
     import torch
@@ -60,8 +61,8 @@ def build_trainer(identity: dict, tokenizer, rows: list[dict], params: dict, lr:
     avoid_cudnn_attention()
     on_gpu = torch.cuda.is_available()
     model, peft_config = base_model_and_lora(identity, params, on_gpu)
-    dtype = pick_dtype(params["model"]["dtype"])
-    config = sft_config(params["train"], lr, ckpt_dir, dtype, on_gpu)
+    dtype = pick_dtype(params.model.dtype)
+    config = sft_config(params.train, lr, ckpt_dir, dtype, on_gpu)
     if not on_gpu:
         score_only_completions_on_cpu()
     trainer = guarded_trainer(arm, model=model, args=config, train_dataset=Dataset.from_list(rows),
