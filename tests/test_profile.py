@@ -71,20 +71,20 @@ def test_the_smoke_profile_parses_and_names_only_data_that_exist(tmp_path):
     out = tmp_path / "smoke.yaml"
     assert profile.main(["profiles/smoke-real.yaml", "--write-params", str(out)]) == 0
     params = load_params(out)
-    assert params["model"]["name"] == "bundled" and params["train"]["max_train_examples"]
-    spider, mmlu = ROOT / params["data"]["spider"], ROOT / params["data"]["mmlu"]
+    assert params.model.name == "bundled" and params.train.max_train_examples
+    spider, mmlu = ROOT / params.data.spider, ROOT / params.data.mmlu
     if not (ROOT.parent / "shared").is_dir():
         pytest.skip(f"{ROOT.parent / 'shared'} is absent (third-party data for tests only)")
     assert spider.is_file() and mmlu.is_dir()
-    subjects = [s for s, c in category_map(params["eval_mmlu"]["category_map"]).items()
-                if c in params["eval_mmlu"]["categories"]]
+    subjects = [s for s, c in category_map(params.eval_mmlu.category_map).items()
+                if c in params.eval_mmlu.categories]
     for subject in subjects:
         assert (mmlu / "test" / f"{subject}_test.csv").is_file() and (mmlu / "dev" / f"{subject}_dev.csv").is_file()
     with zipfile.ZipFile(spider) as z:
         names = set(z.namelist())
         root = next(n[: -len("tables.json")] for n in sorted(names, key=len) if n.endswith("/tables.json"))
-        for file, n in (("train_spider.json", params["train"]["max_train_examples"]),
-                        ("dev.json", params["eval_sql"]["limit"])):
+        for file, n in (("train_spider.json", params.train.max_train_examples),
+                        ("dev.json", params.eval_sql.limit)):
             examples = json.loads(z.read(root + file))[:n]
             assert len(examples) == n
             for ex in examples:
