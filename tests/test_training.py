@@ -142,3 +142,14 @@ def test_cpu_speedups_leave_the_loss_as_it_was(bundled, tokenizer, sample_spider
     both = loss()
     assert abs(completions_only - shipped) < 1e-4 * abs(shipped)
     assert both == completions_only  # autocast rounds a float32 weight to the same bf16 values
+
+
+def test_a_cpu_without_bf16_instructions_is_told_apart(tmp_path):
+    """Training warns on such a CPU: bf16 matmuls there were 65x slower than float32 (AVX2-only Xeon)."""
+    from tradeoff.model.load import cpu_has_bf16
+
+    (tmp_path / "avx2").write_text("processor\t: 0\nflags\t\t: fpu sse2 fma avx2\n")
+    (tmp_path / "amx").write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n")
+    assert not cpu_has_bf16(str(tmp_path / "avx2"))
+    assert cpu_has_bf16(str(tmp_path / "amx"))
+    assert cpu_has_bf16(str(tmp_path / "absent"))  # no /proc/cpuinfo: nothing to tell

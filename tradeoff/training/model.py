@@ -3,11 +3,15 @@ config to put on it (TRL applies it)."""
 
 from __future__ import annotations
 
+import logging
+
 from .. import TradeoffError
 from ..compat import name_base_model
 from ..config import Params
 from ..model.fit import check_target_modules
-from ..model.load import model_source, pick_dtype
+from ..model.load import cpu_has_bf16, model_source, pick_dtype
+
+log = logging.getLogger(__name__)
 
 
 def quantization_config(kind: str):
@@ -43,6 +47,10 @@ def base_model_and_lora(identity: dict, params: Params, on_gpu: bool):
     dtype = pick_dtype(params.model.dtype)
     # on a CPU, half precision means float32 master weights under bf16 autocast (pure bf16 is slower there)
     load_dtype = dtype if on_gpu else torch.float32
+    if not on_gpu and dtype == torch.bfloat16 and not cpu_has_bf16():
+        log.warning("model.dtype=bfloat16 on a CPU without bf16 instructions (no avx512_bf16 or amx_bf16 in "
+                    "/proc/cpuinfo): training runs a slow fallback, about 50x slower; model.dtype: float32 is "
+                    "faster here but gives other numbers than the committed metrics")
     src, kw = model_source(identity)
     model = AutoModelForCausalLM.from_pretrained(src, dtype=load_dtype, quantization_config=quant,
                                                  attn_implementation=t.attn_implementation, **kw)
