@@ -142,10 +142,7 @@ def examples_with_database(root: Path, split: str) -> list[dict]:
     """The split's examples whose database is there (the shared Spider copy lacks a few); how many
     were left out is logged."""
     everything = load_split(root, split)
-    kept = [ex for ex in everything if database_path(root, ex["db_id"]).is_file()]
-    if not kept:
-        raise TradeoffError(f"{root / 'database'}: none of the {len(everything)} {split} examples has its database "
-                            "there (database/<db_id>/<db_id>.sqlite)")
+    kept = _with_database(everything, split, root, lambda db: database_path(root, db).is_file())
     if len(kept) < len(everything):
         log.warning("using %d of %d %s examples: %d use a database missing from %s", len(kept), len(everything),
                     split, len(everything) - len(kept), root)
@@ -182,7 +179,13 @@ def check_source(source: str, setting: str = "params.yaml: data.spider") -> None
 
 def _check_splits(root: Path, has_database) -> None:
     for split in ("train", "dev"):
-        examples = load_split(root, split)
-        if not any(has_database(ex["db_id"]) for ex in examples):
-            raise TradeoffError(f"{root / 'database'}: none of the {len(examples)} {split} examples has its "
-                                "database there (database/<db_id>/<db_id>.sqlite)")
+        _with_database(load_split(root, split), split, root, has_database)
+
+
+def _with_database(examples: list[dict], split: str, root: Path, has_database) -> list[dict]:
+    """The examples whose database is there (`has_database(db_id)`); none is an error."""
+    kept = [ex for ex in examples if has_database(ex["db_id"])]
+    if not kept:
+        raise TradeoffError(f"{root / 'database'}: none of the {len(examples)} {split} examples has its database "
+                            "there (database/<db_id>/<db_id>.sqlite)")
+    return kept
