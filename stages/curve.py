@@ -1,6 +1,6 @@
 """Stage `curve@<arm>`: the learning-forgetting curve, EX and MMLU at evenly spaced checkpoints.
 
-Reads the adapters that training saved (--curve; curve.checkpoints in params.yaml, none when 0),
+Reads the adapters (a `full` arm: the models) that training saved (--curve; curve.checkpoints in params.yaml, none when 0),
 the prepared data (--data) and the base model's predictions (--base-sql, --base-mmlu), and writes
 the arm's points (--out: ΔMMLU, ΔEX, with 95% intervals) from step 0 to the last step. MMLU at the
 checkpoints may use a fixed subset (curve.mmlu_limit_per_subject); each delta is paired with the
@@ -22,6 +22,7 @@ from tradeoff.curve_steps import saved_steps
 
 def main(args, params):
     arm = args.arm  # the arm's rate is in dvc exp show; the curve stage need not rerun for it
+    params.arm(arm, args.params)  # an arm params.yaml lacks: one line
     steps = saved_steps(args.curve)
     axis = params.report.forgetting_axis
     points = [curve.origin(arm, axis=axis)] if steps else []
@@ -40,7 +41,7 @@ def main(args, params):
 
 if __name__ == "__main__":
     p = parser(__doc__.split("\n\n")[0])
-    p.add_argument("--arm", required=True, choices=["exp1", "exp2"], help="which arm's curve")
+    p.add_argument("--arm", required=True, help="which arm's curve (an arm of params.yaml's `arms`)")
     for name, what in (("data", "the prepared-data folder"), ("curve", "the arm's folder of curve adapters"),
                        ("base-sql", "the base model's Spider predictions"),
                        ("base-mmlu", "the base model's MMLU records"), ("out", "the curve points file to write")):

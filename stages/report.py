@@ -1,7 +1,8 @@
 """Stage `report`: the study's results table (EX, MMLU per category, deltas against base with
 95% intervals and McNemar p-values), printed and written to --reports (results.md, results.json).
 
-Reads predictions/{sql,mmlu}_{base,exp1,exp2}.jsonl under --predictions; also writes the DVC
+Reads predictions/{sql,mmlu}_<model>.jsonl under --predictions for the base model and every arm
+of params.yaml's `arms` (any number of them, in the file's order); also writes the DVC
 metrics (--metrics: each arm's EX, MMLU and deltas, narrow enough for `dvc metrics show` and
 `dvc exp show`), every number per model in one flat file (--summary: intervals, p-values, the finer
 forgetting measures; what `python -m tradeoff.sweep` reads) and the data of the charts that dvc.yaml
@@ -16,15 +17,14 @@ from tradeoff.cli import parser, read_jsonl, run
 from tradeoff.mmlu.question import category_map
 from tradeoff.report import charts, table
 
-MODELS = ("base", "exp1", "exp2")
-
 
 def main(args, params):
     atomic.check_writable(args.reports / "results.md", args.metrics, args.summary)
-    sql = {m: read_jsonl(args.predictions / f"sql_{m}.jsonl") for m in MODELS}
-    mm = {m: read_jsonl(args.predictions / f"mmlu_{m}.jsonl") for m in MODELS}
+    models = ("base", *params.arms)
+    sql = {m: read_jsonl(args.predictions / f"sql_{m}.jsonl") for m in models}
+    mm = {m: read_jsonl(args.predictions / f"mmlu_{m}.jsonl") for m in models}
     result = table.build(sql, mm, category_map(params.eval_mmlu.category_map))
-    lrs = {arm: params.arm_lr(arm) for arm in ("exp1", "exp2")}
+    lrs = {arm: params.arm(arm).lr for arm in params.arms}
     atomic.write_json(args.reports / "results.json", result)
     atomic.write_text(args.reports / "results.md", table.markdown(result))
     summary = table.summary(result, lrs)

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from tradeoff import TradeoffError, profile
-from tradeoff.config import (CurveParams, DataParams, EvalMmluParams, EvalSqlParams, Exp2Params, LoraParams,
+from tradeoff.config import (ArmParams, CurveParams, DataParams, EvalMmluParams, EvalSqlParams, LoraParams,
                              ModelParams, Params, PromptParams, ReportParams, TrainParams, load_params, parse_params)
 
 
@@ -33,7 +33,23 @@ def test_shipped_params_are_valid(repo):
     (lambda p: p["lora"].update(rank=8), "unknown key 'lora.rank'; allowed here: r, alpha"),
     (lambda p: p["eval_mmlu"].update(categories=["STEM", "art"]), "eval_mmlu.categories"),
     (lambda p: p["eval_mmlu"].update(shots=7), "an integer from 0 to 5"),
-    (lambda p: p.pop("exp2"), "missing key 'exp2'"),
+    (lambda p: p.pop("arms"), "missing key 'arms'"),
+    (lambda p: p["arms"]["exp1"].update(lr="fast"), "arms.exp1.lr = 'fast' is not allowed; expected a learning rate"),
+    (lambda p: p["arms"]["exp2"].update(lr=2), "arms.exp2.lr = 2 is not allowed"),
+    (lambda p: p["arms"]["exp1"].update(rate=1e-4),
+     "unknown key 'arms.exp1.rate'; allowed here: lr, seed, lora_r, lora_alpha, epochs, max_steps, method"),
+    (lambda p: p["arms"]["exp2"].update(method="qlora"), "arms.exp2.method = 'qlora' is not allowed; expected one of "
+     "lora, full"),
+    (lambda p: p["arms"]["exp2"].update(seed=-1), "arms.exp2.seed = -1 is not allowed"),
+    (lambda p: p["arms"]["exp2"].update(max_steps=0), "arms.exp2.max_steps = 0 is not allowed"),
+    (lambda p: p["arms"]["exp2"].update(lora_r=True), "arms.exp2.lora_r = True is not allowed"),
+    (lambda p: p["arms"].update(exp3=None), "arms.exp3 is empty; write `exp3: {}`"),
+    (lambda p: p["arms"].update(exp3=[1]), "arms.exp3 must be a mapping of keys to values"),
+    (lambda p: p["arms"].update(base={}), "an arm named 'base'"),
+    (lambda p: p["arms"].update({"exp/3": {}}), "an arm named 'exp/3'"),
+    (lambda p: p.update(arms={}), "arms must be a mapping of arm names to their fields, at least one arm"),
+    (lambda p: (p["arms"]["exp2"].update(method="full"), p["train"].update(quantization="4bit")),
+     "arms.exp2.method = 'full' trains every weight, which train.quantization = '4bit'"),
     (lambda p: p["eval_mmlu"].update(format="essay"), "eval_mmlu.format = 'essay' is not allowed; expected one of letters"),
     (lambda p: p["report"].update(forgetting_axis="cloze_kl"),
      "report.forgetting_axis = 'cloze_kl' is a measure of the cloze format, which eval_mmlu.format = 'letters' does "
@@ -73,7 +89,7 @@ def test_scientific_notation_without_a_dot_is_a_number(tmp_path, repo):
 
 # the shipped params.yaml, section by section, as the stages receive it
 SHIPPED = Params(
-    lr=2.0e-4, exp2=Exp2Params(lr=5.0e-5),
+    lr=2.0e-4, arms={"exp1": ArmParams(), "exp2": ArmParams(lr=5.0e-5)},
     model=ModelParams(name="bundled", dtype="bfloat16"),
     data=DataParams(spider="sample", mmlu="sample", seed=0, sample_train_per_db=None, sample_dev_per_db=16),
     prompt=PromptParams(sample_rows=0, max_prompt_tokens=1024),
@@ -95,13 +111,38 @@ def test_shipped_params_are_typed_sections(repo):
     params = load_params(repo / "params.yaml")
     assert params == SHIPPED
     assert isinstance(params.lora, LoraParams) and isinstance(params.train.max_steps, int)
-    assert params.arm_lr("exp1") == 2.0e-4 and params.arm_lr("exp2") == 5.0e-5
+    assert params.arm("exp1").lr == 2.0e-4 and params.arm("exp2").lr == 5.0e-5
+    # the shipped arms train with the shared sections as they are: only the rate differs
+    for name in ("exp1", "exp2"):
+        arm = params.arm(name)
+        assert arm.method == "lora" and arm.params.lora == params.lora and arm.params.train == params.train
     # to_dict gives back what the file says, lists as lists, in the file's order
     shipped = yaml.safe_load((repo / "params.yaml").read_text())
     assert params.to_dict() == shipped and list(params.to_dict()) == list(shipped)
     assert parse_params(params.to_dict(), "again") == params
     with pytest.raises(AttributeError):  # frozen: a stage cannot change what the next one reads
         params.train.seed = 1
+
+
+def test_an_arms_fields_override_the_shared_sections(params):
+    params["arms"]["exp3"] = {"seed": 3, "lora_r": 4, "lora_alpha": 8, "epochs": 2, "max_steps": -1, "method": "full"}
+    parsed = parse_params(params, "test")
+    assert list(parsed.arms) == ["exp1", "exp2", "exp3"]  # the file's order
+    arm = parsed.arm("exp3")
+    assert (arm.lr, arm.method) == (2.0e-4, "full")  # no lr of its own: the top-level one
+    assert (arm.params.lora.r, arm.params.lora.alpha, arm.params.lora.dropout) == (4, 8, 0.0)
+    assert (arm.params.train.seed, arm.params.train.epochs, arm.params.train.max_steps) == (3, 2, -1)
+    assert arm.params.train.batch_size == parsed.train.batch_size and parsed.train.seed == 0  # the rest shared
+    assert parsed.to_dict()["arms"]["exp3"] == params["arms"]["exp3"] and parse_params(parsed.to_dict(), "x") == parsed
+    with pytest.raises(TradeoffError, match=r"^test: no arm 'exp4' under `arms` \(its arms: exp1, exp2, exp3\)$"):
+        parsed.arm("exp4", "test")
+
+
+def test_top_level_lr_is_the_rate_of_the_arms_that_give_none(params):
+    # `dvc exp run -S lr=1e-4`: a variant of experiment 1; exp2 keeps its own rate
+    params["lr"] = "1e-4"
+    parsed = parse_params(params, "test")
+    assert parsed.arm("exp1").lr == 1e-4 and parsed.arm("exp2").lr == 5e-5
 
 
 @pytest.mark.parametrize("profiles, expected", [

@@ -3,7 +3,8 @@ line that names the file and the key before any work starts, then handed on as t
 (`Params.train`, `Params.eval_sql`, ...) instead of dicts."""
 
 import math
-from dataclasses import dataclass, field, fields, is_dataclass
+import re
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -52,18 +53,37 @@ def _categories(xs):
     return xs == "all" or (isinstance(xs, list) and bool(xs) and all(x in CATEGORIES for x in xs))
 
 
-def _key(types: tuple, check=None, allowed: str | None = None):
+def _key(types: tuple, check=None, allowed: str | None = None, optional: bool = False):
     """A field of a params section: the YAML types it accepts, the check of its value (a function,
-    or a tuple of the allowed values) and what the error message says is allowed."""
-    return field(metadata={"rule": (types, check, allowed)})
+    or a tuple of the allowed values) and what the error message says is allowed. An optional
+    field may be left out of the file (None here: the shared value applies)."""
+    meta = {"rule": (types, check, allowed), "optional": optional}
+    return field(default=None, metadata=meta) if optional else field(metadata=meta)
+
+
+METHODS = ("lora", "full")  # arms.<arm>.method: training/model.py
+# an arm's name becomes a stage name (train@exp1), a folder (adapters/exp1) and a file name; `base` is
+# the model before fine-tuning
+ARM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 # One frozen dataclass per section of params.yaml, its fields in the file's order (the order in which
 # missing keys are reported and "allowed here" lists them). Lists in the file are tuples here.
 
 @dataclass(frozen=True)
-class Exp2Params:
-    lr: float = _key((float, int), _learning_rate, "a learning rate in (0, 1]")
+class ArmParams:
+    """One arm of `arms`: the fields in which it differs from the shared sections, each optional
+    (absent: the shared value). `Params.arm(name)` resolves them."""
+
+    lr: float | None = _key((float, int), _learning_rate, "a learning rate in (0, 1]", optional=True)
+    seed: int | None = _key((int,), lambda x: 0 <= x <= SEED_MAX, f"an integer from 0 to 2**32 - 1 ({SEED_MAX})",
+                            optional=True)
+    lora_r: int | None = _key((int,), _positive, "an integer > 0", optional=True)
+    lora_alpha: float | None = _key((int, float), _positive, "a number > 0", optional=True)
+    epochs: float | None = _key((int, float), _positive, "a number > 0", optional=True)
+    max_steps: int | None = _key((int,), lambda x: x == -1 or x > 0, "-1 (use epochs) or an integer > 0",
+                                 optional=True)
+    method: str | None = _key((str,), METHODS, optional=True)
 
 
 @dataclass(frozen=True)
@@ -156,12 +176,24 @@ class CurveParams:
 
 
 @dataclass(frozen=True)
+class Arm:
+    """An arm as it trains: its name, learning rate and method, and the params with `lora` and
+    `train` as they are for it (its own fields applied over the shared sections)."""
+
+    name: str
+    lr: float
+    method: str
+    params: "Params"
+
+
+@dataclass(frozen=True)
 class Params:
-    """The whole params file, checked. Experiment 1's learning rate is the top-level `lr` (so that
-    `dvc exp run -S lr=...` varies it); experiment 2's is exp2.lr."""
+    """The whole params file, checked. `arms` maps each arm's name to the fields in which it differs
+    from the shared sections; the top-level `lr` is the rate of every arm that gives none (exp1, so
+    that `dvc exp run -S lr=...` makes a variant of experiment 1)."""
 
     lr: float = _key((float, int), _learning_rate, "a learning rate in (0, 1]")
-    exp2: Exp2Params
+    arms: dict = field(metadata={"arms": ArmParams})  # name -> ArmParams, in the file's order
     model: ModelParams
     data: DataParams
     prompt: PromptParams
@@ -172,8 +204,23 @@ class Params:
     report: ReportParams
     curve: CurveParams
 
+    def arm(self, name: str, source="params.yaml") -> Arm:
+        """Arm `name` resolved: its own fields over the shared ones; an arm the params lack is one line
+        naming `source`."""
+        if name not in self.arms:
+            raise TradeoffError(f"{source}: no arm {name!r} under `arms` (its arms: {', '.join(self.arms)})")
+        a = self.arms[name]
+
+        def own(value, shared):
+            return shared if value is None else value
+
+        lora = replace(self.lora, r=own(a.lora_r, self.lora.r), alpha=own(a.lora_alpha, self.lora.alpha))
+        train = replace(self.train, seed=own(a.seed, self.train.seed), epochs=own(a.epochs, self.train.epochs),
+                        max_steps=own(a.max_steps, self.train.max_steps))
+        return Arm(name, float(own(a.lr, self.lr)), a.method or "lora", replace(self, lora=lora, train=train))
+
     def arm_lr(self, arm: str) -> float:
-        return float(self.lr) if arm == "exp1" else float(self.exp2.lr)
+        return self.arm(arm).lr
 
     def to_dict(self) -> dict:
         """The params as the file gives them (sections as mappings, lists as lists), after the checks'
@@ -185,6 +232,11 @@ def _as_dict(section) -> dict:
     out = {}
     for f in fields(section):
         value = getattr(section, f.name)
+        if f.metadata.get("optional") and value is None:
+            continue  # left out of the file: the shared value applies
+        if "arms" in f.metadata:
+            out[f.name] = {name: _as_dict(arm) for name, arm in value.items()}
+            continue
         out[f.name] = _as_dict(value) if is_dataclass(value) else list(value) if isinstance(value, tuple) else value
     return out
 
@@ -192,7 +244,7 @@ def _as_dict(section) -> dict:
 def _build(cls, node, where: str, source):
     """An instance of section `cls` from its mapping `node`, or a TradeoffError naming `source` and the key."""
     if not isinstance(node, dict):
-        raise TradeoffError(f"{source}: {where or 'the file'} must be a mapping of keys to values")
+        raise TradeoffError(f"{source}: {where.rstrip('.') or 'the file'} must be a mapping of keys to values")
     names = tuple(f.name for f in fields(cls))
     for key in node:
         if key not in names:
@@ -201,12 +253,34 @@ def _build(cls, node, where: str, source):
     for f in fields(cls):
         name = where + f.name
         if f.name not in node:
+            if f.metadata.get("optional"):
+                continue
             raise TradeoffError(f"{source}: missing key {name!r}")
-        if is_dataclass(f.type):
+        if "arms" in f.metadata:
+            values[f.name] = _build_arms(f.metadata["arms"], node[f.name], name, source)
+        elif is_dataclass(f.type):
             values[f.name] = _build(f.type, node[f.name], name + ".", source)
         else:
             values[f.name] = _value(node[f.name], f.metadata["rule"], name, source)
     return cls(**values)
+
+
+def _build_arms(cls, node, where: str, source) -> dict:
+    """The `arms` mapping: each arm's name checked and its fields built as section `cls`."""
+    if not isinstance(node, dict) or not node:
+        raise TradeoffError(f"{source}: {where} must be a mapping of arm names to their fields, at least one arm "
+                            "(`exp1: {}` trains with the shared settings)")
+    arms = {}
+    for name, fields_ in node.items():
+        if not isinstance(name, str) or not ARM_NAME.fullmatch(name) or name == "base":
+            raise TradeoffError(f"{source}: {where} has an arm named {name!r}; an arm's name is a letter, then up to "
+                                "63 letters, digits, _ or - (it names a stage and its folders), and not `base` (the "
+                                "model before fine-tuning)")
+        if fields_ is None:
+            raise TradeoffError(f"{source}: {where}.{name} is empty; write `{name}: {{}}` for an arm with the shared "
+                                "settings")
+        arms[name] = _build(cls, fields_, f"{where}.{name}.", source)
+    return arms
 
 
 def _value(value, rule: tuple, name: str, source):
@@ -268,4 +342,10 @@ def parse_params(tree, source) -> Params:
     if fmt not in (needs, "both"):
         raise TradeoffError(f"{source}: report.forgetting_axis = {axis!r} is a measure of the {needs} format, which "
                             f"eval_mmlu.format = {fmt!r} does not score; set eval_mmlu.format to {needs} or both")
+    quant = params.train.quantization
+    for name, arm in params.arms.items():
+        if arm.method == "full" and quant != "none":
+            raise TradeoffError(f"{source}: arms.{name}.method = 'full' trains every weight, which train.quantization "
+                                f"= {quant!r} (QLoRA: a frozen quantized base) cannot; set train.quantization to none "
+                                "or the arm's method to lora")
     return params

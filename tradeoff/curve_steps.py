@@ -1,4 +1,4 @@
-"""The steps at which training saves a LoRA adapter for the learning-forgetting curve, and reading
+"""The steps at which training saves a LoRA adapter (or a `full` arm's model) for the learning-forgetting curve, and reading
 them back: `train` writes `<curve>/step-NNNNN/` folders and `steps.json`, the `curve` stage scores
 them. Its own small module, so that the curve stage imports this and not the training package."""
 
@@ -17,8 +17,9 @@ def curve_steps(max_steps: int, n: int) -> list[int]:
 
 
 def saved_steps(folder: Path) -> list[tuple[int, Path]]:
-    """(step, adapter folder) of every saved step, in order."""
-    return sorted((int(p.name.split("-")[1]), p) for p in folder.glob("step-*") if (p / "adapter_config.json").is_file())
+    """(step, adapter folder) of every saved step, in order (a `full` arm saves the whole model)."""
+    return sorted((int(p.name.split("-")[1]), p) for p in folder.glob("step-*")
+                  if (p / "adapter_config.json").is_file() or (p / "config.json").is_file())
 
 
 def write_steps_file(folder: Path) -> None:

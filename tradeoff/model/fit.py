@@ -73,11 +73,13 @@ def check(params: Params, folder: Path, source) -> None:
     """Refuse params the model in `folder` cannot train or run with, naming `source` (the params file)."""
     config = _read_config(folder / "config.json")
     hidden, context = _first(config, HIDDEN_KEYS), _first(config, CONTEXT_KEYS)
-    r = params.lora.r
-    if hidden is not None and r > hidden:
-        # every linear layer of a transformer has the hidden size on one side: no update has a higher rank
-        raise TradeoffError(f"{source}: lora.r = {r} is larger than the hidden size of the model ({hidden}), the "
-                            f"highest rank a LoRA update of its layers can have; use lora.r <= {hidden}")
+    # every linear layer of a transformer has the hidden size on one side: no update has a higher rank
+    ranks = [("lora.r", params.lora.r)] + [(f"arms.{name}.lora_r", arm.lora_r) for name, arm in params.arms.items()
+                                           if arm.lora_r is not None]
+    for key, r in ranks:
+        if hidden is not None and r > hidden:
+            raise TradeoffError(f"{source}: {key} = {r} is larger than the hidden size of the model ({hidden}), the "
+                                f"highest rank a LoRA update of its layers can have; use {key} <= {hidden}")
     if context is not None:
         check_lengths(params, context, source)
     targets = params.lora.target_modules

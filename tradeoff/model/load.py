@@ -1,5 +1,6 @@
 """Loading the base model that `model.obtain` identified: dtype, tokenizer padding, and an optional
-LoRA adapter (refused when its weights are not all finite)."""
+LoRA adapter, or in its place a fully fine-tuned model (an arm of method `full`); refused when its
+weights are not all finite."""
 
 from __future__ import annotations
 
@@ -55,8 +56,15 @@ def load_tokenizer(identity: dict, padding_side: str = "right"):
     return tok
 
 
+def is_full_model(folder: str | Path) -> bool:
+    """Whether an arm's folder holds a whole fine-tuned model (method `full`), not a LoRA adapter."""
+    return not (Path(folder) / "adapter_config.json").is_file() and (Path(folder) / "config.json").is_file()
+
+
 def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None = None, device: str | None = None):
-    """The base model in eval mode, with a LoRA adapter applied when given.
+    """The base model in eval mode, with a LoRA adapter applied when given; when `adapter` is the
+    folder of a fully fine-tuned model (method `full`), that model instead of the base (the
+    tokenizer stays the base's).
 
     On a CPU the model is always loaded in float32, whatever `dtype` says: half precision is
     slower there and its scores would differ from the GPU's bf16 ones anyway."""
@@ -68,12 +76,23 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
     torch_dtype = pick_dtype(dtype) if device != "cpu" else torch.float32
     if device == "cpu" and dtype not in ("auto", "float32"):
         log.info("evaluating on the CPU in float32 (model.dtype=%s applies on a GPU)", dtype)
+    if adapter is not None and is_full_model(adapter):
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(adapter), dtype=torch_dtype).to(device)
+        except Exception as e:  # noqa: BLE001: a damaged model folder breaks in many ways
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise TradeoffError(f"{adapter}: cannot load this fine-tuned model ({type(e).__name__}: {first}); "
+                                "is a file truncated? retrain it") from None
+        refuse_non_finite(model, adapter, every=True)
+        model.eval()
+        return model
     model = AutoModelForCausalLM.from_pretrained(src, dtype=torch_dtype, **kw).to(device)
     if adapter is not None:
         from peft import PeftModel
 
         if not (Path(adapter) / "adapter_config.json").is_file():
-            raise TradeoffError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
+            raise TradeoffError(f"{adapter}: neither a LoRA adapter folder (no adapter_config.json) nor a fine-tuned "
+                                "model (no config.json)")
         try:
             model = PeftModel.from_pretrained(model, str(adapter)).to(device)
         except Exception as e:  # noqa: BLE001: a foreign or damaged adapter breaks in many ways
@@ -85,13 +104,14 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
     return model
 
 
-def refuse_non_finite(model, adapter: str | Path) -> None:
-    """Stop on an adapter whose weights are not all finite: the training that wrote it diverged,
-    and such a model answers `!!!!` (token 0 of NaN logits), which must never become a score."""
+def refuse_non_finite(model, adapter: str | Path, every: bool = False) -> None:
+    """Stop on an adapter (every=True: a whole fine-tuned model) whose weights are not all finite:
+    the training that wrote it diverged, and such a model answers `!!!!` (token 0 of NaN logits),
+    which must never become a score."""
     import torch
 
     for name, p in model.named_parameters():
-        if "lora_" in name and not torch.isfinite(p).all():
+        if (every or "lora_" in name) and not torch.isfinite(p).all():
             bad = int((~torch.isfinite(p)).sum())
             raise TradeoffError(f"{adapter}: the adapter's weights are not all finite ({bad:,} NaN/inf values in "
                                 f"{name}); the training that wrote it diverged: retrain it")

@@ -1,5 +1,5 @@
 """The model that training fine-tunes: the base model, quantized for QLoRA or not, and the LoRA
-config to put on it (TRL applies it)."""
+config to put on it (TRL applies it), or none for an arm of method `full` (every weight trains)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def quantization_config(kind: str):
                               bnb_4bit_compute_dtype=torch.bfloat16)
 
 
-def base_model_and_lora(identity: dict, params: Params, on_gpu: bool):
-    """The base model as training loads it, and the LoRA config to put on it."""
+def base_model_and_lora(identity: dict, params: Params, on_gpu: bool, method: str = "lora"):
+    """The base model as training loads it, and the LoRA config to put on it (None for method
+    `full`: every weight of the model trains). `params`: an arm's (Params.arm(name).params)."""
     import torch
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
@@ -57,6 +58,10 @@ def base_model_and_lora(identity: dict, params: Params, on_gpu: bool):
     # the base is named as model.json names it, never by this machine's models cache: every adapter
     # saved (its config and model card) then holds the same bytes on every machine
     name_base_model(model, identity.get("dir", identity["name"]))
+    if method == "full":
+        if quant is not None:  # parse_params refuses it; a hand-made Params gets the same answer
+            raise TradeoffError("params.yaml: method full trains every weight; train.quantization must be none")
+        return model, None
     if quant is not None:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing)
     # PEFT reads a list of module names (its config, saved with the adapter, writes it as given)

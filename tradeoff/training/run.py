@@ -1,5 +1,6 @@
 """One arm's training from start to end: the rows, resume or start, the trainer, train, publish.
-Only the LoRA adapter is saved, never a merged copy of the base model."""
+A LoRA arm saves only its adapter, never a merged copy of the base model; a `full` arm saves the
+whole fine-tuned model in the adapter's place."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from .trainer import build_trainer
 
 @dataclass(frozen=True)
 class ArmOutputs:
-    """Where one arm's training writes: the adapter, the train metrics, the speed figures, the
+    """Where one arm's training writes: the adapter (the whole model for method `full`), the train metrics, the speed figures, the
     DVCLive curves (None: none) and the curve's adapters (None: none); checkpoints to resume from."""
 
     adapter: Path
@@ -36,14 +37,17 @@ class ArmOutputs:
 
 def train_arm(params: Params, arm: str, identity: dict, examples: list[dict], spider_root: Path,
               out: ArmOutputs) -> dict:
-    """Train one LoRA arm (its rate params.arm_lr(arm)); write its adapter, its train metrics and its
-    speed figures atomically. A run whose loss or gradient norm stops being finite raises `Diverged`
-    and writes none of them."""
+    """Train arm `arm` of params.arms (its own fields over the shared sections: Params.arm); write
+    its adapter (method `full`: the whole model), its train metrics and its speed figures
+    atomically. A run whose loss or gradient norm stops being finite raises `Diverged` and writes
+    none of them."""
     import torch
     from accelerate import PartialState
     from transformers import set_seed
 
-    lr, curve_points, t = params.arm_lr(arm), params.curve.checkpoints, params.train
+    resolved = params.arm(arm)
+    params = resolved.params  # lora and train as this arm has them
+    lr, method, curve_points, t = resolved.lr, resolved.method, params.curve.checkpoints, params.train
     quantization_config(t.quantization)  # fail before any work when it cannot run here
     set_seed(t.seed)
     tokenizer = load_tokenizer(identity)
@@ -57,15 +61,17 @@ def train_arm(params: Params, arm: str, identity: dict, examples: list[dict], sp
     settings = {"lr": lr, "lora": as_file["lora"], "train": as_file["train"],
                 "model": identity.get("sha256") or identity.get("revision"),
                 "dtype": params.model.dtype, "curve_points": curve_points}
+    if method != "lora":
+        settings["method"] = method  # a LoRA arm's fingerprint stays what it was before arms had methods
     fp = fingerprint(settings, rows)
     ckpt_dir = out.checkpoints_root / arm
     # under `accelerate launch` (data parallel) every process runs this; one of them does the files
     process = PartialState(cpu=not torch.cuda.is_available())  # the same state the Trainer will use
     resume, tokens_before = start_or_resume(arm, fp, settings, ckpt_dir, out.live, out.curve, process)
 
-    # 2. the model with LoRA, in a trainer that stops on a non-finite loss or gradient
+    # 2. the model with LoRA (or every weight trainable), in a trainer that stops on a non-finite loss or gradient
     callbacks, live = train_callbacks(out.live, resume, out.curve, curve_points, process)
-    trainer = build_trainer(identity, tokenizer, rows, params, lr, arm, ckpt_dir, callbacks)
+    trainer = build_trainer(identity, tokenizer, rows, params, lr, arm, ckpt_dir, callbacks, method)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
 
     # 3. train
@@ -79,7 +85,7 @@ def train_arm(params: Params, arm: str, identity: dict, examples: list[dict], sp
     if not trainer.accelerator.is_main_process:
         return {}
 
-    # 4. publish: the adapter, then what it learned and what it cost
+    # 4. publish: the adapter (or the whole model), then what it learned and what it cost
     with atomic.output_dir(out.adapter) as tmp:
         trainer.model.save_pretrained(tmp)
     if out.curve is not None:

@@ -1,5 +1,5 @@
-"""TRL's SFTTrainer for one arm: its config from the `train` params, the model with LoRA, the
-divergence guard, and the CPU speedups. TRL computes the loss on completion tokens only
+"""TRL's SFTTrainer for one arm: its config from the `train` params, the model with LoRA (or all
+of it trainable, method `full`), the divergence guard, and the CPU speedups. TRL computes the loss on completion tokens only
 (`completion_only_loss`)."""
 
 from __future__ import annotations
@@ -53,14 +53,15 @@ def sft_config(t: TrainParams, lr: float, output_dir: Path, dtype, on_gpu: bool)
 
 
 def build_trainer(identity: dict, tokenizer, rows: list[dict], params: Params, lr: float, arm: str, ckpt_dir: Path,
-                  callbacks: list):
-    """The guarded SFTTrainer of one arm, its model loaded and LoRA applied, ready to train."""
+                  callbacks: list, method: str = "lora"):
+    """The guarded SFTTrainer of one arm, its model loaded and LoRA applied (method `lora`) or every
+    weight left trainable (method `full`), ready to train. `params`: the arm's (Params.arm(name).params)."""
     import torch
     from datasets import Dataset
 
     avoid_cudnn_attention()
     on_gpu = torch.cuda.is_available()
-    model, peft_config = base_model_and_lora(identity, params, on_gpu)
+    model, peft_config = base_model_and_lora(identity, params, on_gpu, method)
     dtype = pick_dtype(params.model.dtype)
     config = sft_config(params.train, lr, ckpt_dir, dtype, on_gpu)
     if not on_gpu:
@@ -69,7 +70,8 @@ def build_trainer(identity: dict, tokenizer, rows: list[dict], params: Params, l
                               processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
     if not on_gpu and dtype == torch.bfloat16:
         store_frozen_linears_in_bf16(trainer.model)
-    save_adapters_reproducibly(trainer.model, base_on_hub=identity["kind"] == "hub")
+    if peft_config is not None:
+        save_adapters_reproducibly(trainer.model, base_on_hub=identity["kind"] == "hub")
     return trainer
 
 
