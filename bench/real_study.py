@@ -3,7 +3,7 @@ wall seconds per stage (model loading included: what a user waits), training tok
 questions/s of each evaluation.
 
     python -m tradeoff.profile profiles/real-study.yaml --set data.spider=... --set data.mmlu=... --write-params real.yaml
-    python bench/real_study.py --params real.yaml [--stages train_exp1 eval_sql@base ...] [--timeout 900]
+    python bench/real_study.py --params real.yaml [--stages train@exp1 eval_sql_base ...] [--timeout 900]
 
 Keeps one record per stage, with the hardware and commit, in --out (default bench/results/real_study_timing.json, rewritten
 atomically after every stage, so a run cut short keeps what finished) and prints the table.
@@ -23,28 +23,45 @@ sys.path.insert(0, str(ROOT))
 
 from tradeoff import atomic  # noqa: E402
 
-MODELS = ("base", "exp1", "exp2")
-STAGES = ["check_params", "prepare", "train_exp1", "train_exp2", *(f"eval_sql@{m}" for m in MODELS),
-          *(f"eval_mmlu@{m}" for m in MODELS), "report"]
 log = logging.getLogger("real_study")
 
 
-def stage_names(dvc: dict) -> list[str]:
-    """Every stage of dvc.yaml, a foreach stage once per item (`eval_sql@base`)."""
+def foreach_items(spec: dict, params: dict | None = None) -> dict | list:
+    """A foreach stage's items: as dvc.yaml writes them, or where it names a params key
+    (`foreach: ${arms}`) that key of `params` (default: the repository's params.yaml)."""
+    items = spec["foreach"]
+    if isinstance(items, str) and items.startswith("${") and items.endswith("}"):
+        import yaml
+
+        node = params if params is not None else yaml.safe_load((ROOT / "params.yaml").read_text())
+        for part in items[2:-1].split("."):
+            node = node[part]
+        return node
+    return items
+
+
+def stage_names(dvc: dict, params: dict | None = None) -> list[str]:
+    """Every stage of dvc.yaml, a foreach stage once per item (`train@exp1`, one per arm of `params`)."""
     names = []
     for name, spec in dvc["stages"].items():
-        names += [f"{name}@{key}" for key in spec["foreach"]] if "foreach" in spec else [name]
+        names += [f"{name}@{key}" for key in foreach_items(spec, params)] if "foreach" in spec else [name]
     return names
 
 
-def stage_spec(dvc: dict, stage: str) -> tuple[str, list[str]]:
+def default_stages(dvc: dict, params: dict) -> list[str]:
+    """What a run does unless --stages says otherwise: every stage in dvc.yaml's order but the curves."""
+    return [s for s in stage_names(dvc, params) if not s.startswith("curve@")]
+
+
+def stage_spec(dvc: dict, stage: str, params: dict | None = None) -> tuple[str, list[str]]:
     """A stage's command and deps as dvc.yaml declares them, with DVC's ${key}, ${item} and
     ${item.field} filled in for a foreach item."""
     name, _, key = stage.partition("@")
     spec = dvc["stages"][name]
     if "foreach" not in spec:
         return spec["cmd"], spec["deps"]
-    item = spec["foreach"][key] if isinstance(spec["foreach"], dict) else key
+    items = foreach_items(spec, params)
+    item = items[key] if isinstance(items, dict) else key
     fields = {"${key}": key, **({f"${{item.{f}}}": str(v) for f, v in item.items()} if isinstance(item, dict)
                                 else {"${item}": str(item)})}
 
@@ -56,18 +73,19 @@ def stage_spec(dvc: dict, stage: str) -> tuple[str, list[str]]:
     return fill(spec["do"]["cmd"]), [fill(d) for d in spec["do"]["deps"]]
 
 
-def command(stage: str, params: str) -> list[str]:
+def command(stage: str, params: str, tree: dict | None = None) -> list[str]:
     """The stage's command as dvc.yaml declares it (one place says how each stage runs), with
-    this interpreter and --params; training without DVCLive curves where dvclive is missing."""
+    this interpreter and --params (`tree`: that file read, for the arms); training without DVCLive
+    curves where dvclive is missing."""
     import shlex
 
     import yaml
 
-    cmd, _ = stage_spec(yaml.safe_load((ROOT / "dvc.yaml").read_text()), stage)
+    cmd, _ = stage_spec(yaml.safe_load((ROOT / "dvc.yaml").read_text()), stage, tree)
     args = shlex.split(cmd)
     if args[0] == "python":
         args[0] = sys.executable
-    if stage.startswith("train_") and not dvclive_installed():
+    if stage.startswith("train@") and not dvclive_installed():
         args.append("--no-curves")
     return [*args, "--params", params]
 
@@ -85,16 +103,16 @@ def rates(stage: str) -> dict:
     """What the stage's own metrics say about its speed."""
     name, _, model = stage.partition("@")
     metrics = ROOT / "metrics"
-    if name.startswith("train_"):
-        speed = json.loads((metrics / f"speed_{name}.json").read_text())
-        train = json.loads((metrics / f"{name}.json").read_text())
+    if name == "train":
+        speed = json.loads((ROOT / "speed" / f"train_{model}.json").read_text())
+        train = json.loads((metrics / f"train_{model}.json").read_text())
         return {"tokens_per_s": speed["tokens_per_s"], "train_s": speed["wall_s"], "tokens": train["tokens_seen"],
                 "steps": train["steps"], "peak_memory_mb": speed["peak_memory_mb"]}
-    if name == "eval_sql":
-        m = json.loads((metrics / f"sql_{model}.json").read_text())
+    if name in ("eval_sql", "eval_sql_base"):
+        m = json.loads((metrics / f"sql_{model or 'base'}.json").read_text())
         return {"questions": m["n_scored"], "ex": m["ex"]}
-    if name == "eval_mmlu":
-        m = json.loads((metrics / f"mmlu_{model}.json").read_text())
+    if name in ("eval_mmlu", "eval_mmlu_base"):
+        m = json.loads((metrics / f"mmlu_{model or 'base'}.json").read_text())
         return {"questions": m["n"], "acc": m["acc"]}
     return {}
 
@@ -121,7 +139,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--params", required=True, help="the params file for every stage (see tradeoff.profile)")
-    p.add_argument("--stages", nargs="+", choices=STAGES, default=STAGES, help="stages to run, in this order")
+    p.add_argument("--stages", nargs="+", help="stages to run, in this order (default: every stage of dvc.yaml "
+                                              "but the curves, one per arm of the params file)")
     p.add_argument("--timeout", type=float, default=None, help="stop a stage after this many seconds")
     p.add_argument("--budget", type=float, default=None,
                    help="stop the whole run after this many seconds (a rented machine's time left); "
@@ -129,20 +148,32 @@ def main():
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "real_study_timing.json")
     args = p.parse_args()
     params = str(Path(args.params).resolve())
+    import yaml
+
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    try:
+        tree = yaml.safe_load(Path(params).read_text())
+        known = stage_names(dvc, tree)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        tree, known = None, None  # a broken params file: check_params (or the stage itself) says what is wrong
+    stages = args.stages or (default_stages(dvc, tree) if tree is not None else ["check_params"])
+    unknown = [s for s in stages if known is not None and s not in known]
+    if unknown:
+        p.error(f"no stage {unknown[0]!r} for {args.params}; its stages: {', '.join(known)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     run = json.loads(args.out.read_text()) if args.out.is_file() else {"stages": []}
     run.update({"hardware": hardware(), "commit": commit(), "params": params})
     records = run["stages"]
     deadline = None if args.budget is None else time.monotonic() + args.budget
-    for stage in args.stages:
-        log.info("%s: %s", stage, " ".join(command(stage, params)[1:]))
+    for stage in stages:
+        log.info("%s: %s", stage, " ".join(command(stage, params, tree)[1:]))
         start = time.monotonic()
         timeout = args.timeout
         if deadline is not None:  # the stage gets what is left of the budget, at most --timeout
             timeout = deadline - start if timeout is None else min(timeout, deadline - start)
         try:
-            rc = subprocess.run(command(stage, params), cwd=ROOT, timeout=timeout).returncode
+            rc = subprocess.run(command(stage, params, tree), cwd=ROOT, timeout=timeout).returncode
         except subprocess.TimeoutExpired:
             rc = "timeout"
         wall = time.monotonic() - start

@@ -101,12 +101,15 @@ def test_the_check_sees_a_missing_module(repo):
 
 
 def stage_outs(dvc: dict) -> dict[str, list[str]]:
-    """Each stage's outputs (a foreach stage once per item, its variables filled in)."""
+    """Each stage's outputs (a foreach stage once per item, its variables filled in; `${arms}`:
+    one per arm of params.yaml)."""
+    from bench.real_study import foreach_items
+
     out = {}
     for name, spec in dvc["stages"].items():
-        items = spec.get("foreach")
+        items = foreach_items(spec) if "foreach" in spec else None
         body = spec["do"] if items is not None else spec
-        keys = (list(items) if isinstance(items, (dict, list)) else []) if items is not None else [None]
+        keys = list(items) if items is not None else [None]
         for key in keys:
             paths = []
             for o in body.get("outs", []) + body.get("metrics", []):
@@ -141,3 +144,25 @@ def test_every_stage_runs_after_check_params(repo):
                     seen.add(up)
                     todo.append(up)
         assert "check_params" in seen, f"{stage} can run before check_params"
+
+
+def test_one_train_eval_and_curve_stage_per_arm(repo):
+    """The arms of params.yaml are the foreach items: the shipped two, and a third added as data."""
+    from real_study import stage_names, stage_spec
+
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    per_arm = ["train", "eval_sql", "eval_mmlu", "curve"]
+    names = stage_names(dvc, params)
+    assert names == ["check_params", "prepare", "train@exp1", "train@exp2", "eval_sql_base", "eval_sql@exp1",
+                     "eval_sql@exp2", "eval_mmlu_base", "eval_mmlu@exp1", "eval_mmlu@exp2", "curve@exp1", "curve@exp2",
+                     "report"]
+    params["arms"]["exp3"] = {"lr": 1e-4, "method": "full"}
+    assert [n for n in stage_names(dvc, params) if n.endswith("@exp3")] == [f"{s}@exp3" for s in per_arm]
+    cmd, deps = stage_spec(dvc, "train@exp3", params)
+    assert "--arm exp3" in cmd and "--adapter adapters/exp3" in cmd and "data/arms/exp3.json" in deps
+    cmd, deps = stage_spec(dvc, "eval_mmlu@exp3", params)
+    assert "--adapter adapters/exp3" in cmd and "adapters/exp3" in deps
+    # training reruns for its arm's resolved settings (check_params writes them), not for every arm's params
+    assert dvc["stages"]["train"]["do"]["params"] == ["prompt", "model.dtype", "curve"]
+    assert "data/arms" in dvc["stages"]["check_params"]["outs"] and "arms" in dvc["stages"]["check_params"]["params"]

@@ -37,20 +37,26 @@ def stage_env(repo, **extra):
     ({"prompt__max_prompt_tokens": 8192, "eval_sql__max_new_tokens": 64},
      "prompt.max_prompt_tokens + eval_sql.max_new_tokens = 8256 tokens"),
     ({"prompt__max_prompt_tokens": 1}, "prompt.max_prompt_tokens = 1 is not allowed; expected an integer >= 128"),
+    ({"arms__exp2__lora_r": 1000}, "arms.exp2.lora_r = 1000 is larger than the hidden size of the model (576)"),
 ])
 def test_check_params_refuses_what_a_later_stage_cannot_run_with(repo, bundled, workdir, change, fragment):
     set_params(workdir, **change)
     before = snapshot(workdir)
-    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok")
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms")
     assert_refused(proc, "params.yaml: ", fragment)
     assert snapshot(workdir) == before
 
 
 def test_params_that_fit_the_model_pass(repo, bundled, workdir):
     set_params(workdir, lora__target_modules=["q_proj", "v_proj"], lora__r=576)
-    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok")
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "the params fit the base model" in proc.stderr
+    # what each arm trains with, the file its train@<arm> stage depends on: exp2 differs from exp1 in its rate only
+    exp1, exp2 = (json.loads((workdir / f"data/arms/{a}.json").read_text()) for a in ("exp1", "exp2"))
+    assert exp1["lr"] == 2e-4 and exp1["method"] == "lora" and exp1["lora"]["r"] == 576
+    assert {k: v for k, v in exp2.items() if k not in ("arm", "lr")} == {k: v for k, v in exp1.items()
+                                                                         if k not in ("arm", "lr")}
 
 
 def test_prepare_checks_the_model_check_params_could_not_see(repo, bundled, workdir, tmp_path):
@@ -59,7 +65,7 @@ def test_prepare_checks_the_model_check_params_could_not_see(repo, bundled, work
     set_params(workdir, lora__r=1000)
     empty = tmp_path / "no-models"
     empty.mkdir()
-    passed = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok",
+    passed = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms",
                        env_extra={"TRADEOFF_MODELS_DIR": str(empty)})
     assert passed.returncode == 0 and "prepare checks the params against it" in passed.stderr
     before = snapshot(workdir)
@@ -74,10 +80,10 @@ def test_a_local_models_config_is_read_by_check_params(repo, workdir):
     (model / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 8,
                                                    "max_position_embeddings": 256}))
     set_params(workdir, model__name=str(model))
-    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok"),
+    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms"),
                    "lora.r = 16 is larger than the hidden size of the model (8)")
     (model / "config.json").write_text('{"model_type": ')
-    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok"),
+    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms"),
                    "tiny-model/config.json: not valid JSON")
     assert not (workdir / "data").exists()
 
@@ -86,7 +92,7 @@ def test_a_failed_experiment_keeps_the_previous_results_byte_identical(project):
     """The real mechanism: `dvc exp run -S` with a value training cannot run with fails in check_params,
     with one line, and DVC deletes none of the previous outputs."""
     dest, env = project
-    sh(["dvc", "repro", "train_exp1"], dest, env)
+    sh(["dvc", "repro", "train@exp1"], dest, env)
     sh(["git", "add", "-A"], dest, env)
     sh(["git", "commit", "-qm", "baseline"], dest, env)
     kept = ["data/prepared", "adapters/exp1", "metrics/train_exp1.json", "curves/exp1", "dvc.lock"]
@@ -226,7 +232,7 @@ def test_check_params_refuses_a_hub_id_this_machine_cannot_have(repo, workdir, t
     set_params(workdir, model__name="nonexistent/model")
     before = snapshot(workdir)
     start = time.monotonic()
-    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok",
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms",
                      env_extra={**env, "HF_HUB_CACHE": str(tmp_path / "empty-hub-cache")})
     assert time.monotonic() - start < 60
     assert_refused(proc, "params.yaml: ", fragment, "local folder")
@@ -243,7 +249,7 @@ def test_check_params_refuses_a_model_prepare_would_refuse(repo, workdir, fake_h
     (workdir / "empty-folder").mkdir()
     set_params(workdir, model__name=name)
     before = snapshot(workdir)
-    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", env_extra=fake_hub),
+    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms", env_extra=fake_hub),
                    fragment)
     assert snapshot(workdir) == before and not (workdir / "data").exists()
 
@@ -253,13 +259,13 @@ def test_check_params_passes_a_hub_id_the_hub_or_the_local_cache_has(repo, workd
     it), or one in the local cache when the hub cannot be reached, which prepare then resolves from the cache."""
     set_params(workdir, model__name="owner/real")
     empty = {"HF_HUB_CACHE": str(tmp_path / "empty-hub-cache")}
-    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", env_extra={**fake_hub, **empty})
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms", env_extra={**fake_hub, **empty})
     assert proc.returncode == 0 and "prepare checks the params against it" in proc.stderr, proc.stderr[-2000:]
 
     cache = {"HF_HUB_CACHE": str(_hub_cache(tmp_path / "hub-cache", "owner/cached",
                                             {"model_type": "llama", "hidden_size": 8, "max_position_embeddings": 2048}))}
     set_params(workdir, model__name="owner/cached", lora__r=4)
-    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", env_extra={**OFFLINE, **cache})
+    proc = run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms", env_extra={**OFFLINE, **cache})
     assert proc.returncode == 0 and "the params fit the base model" in proc.stderr, proc.stderr[-2000:]
     set_params(workdir, lora__r=16)  # the cached config is what both stages check against
     before = snapshot(workdir)
@@ -293,7 +299,7 @@ def test_check_params_refuses_missing_data(repo, workdir, tmp_path):
             ("spider", str(tmp_path), "no tables.json found"),
             ("mmlu", "nowhere/mmlu", "params.yaml: data.mmlu=nowhere/mmlu: no such folder")]:
         set_params(workdir, **{f"data__{key}": value})
-        assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok"), fragment)
+        assert_refused(run_stage(repo, workdir, "check_params.py", "--out", "data/params.ok", "--arms", "data/arms"), fragment)
         set_params(workdir, **{f"data__{key}": "sample"})
 
 
@@ -373,7 +379,7 @@ def test_a_read_only_folder_is_refused_even_for_root(tmp_path):
 def test_check_params_out_that_cannot_be_written(repo, workdir, out, fragment):
     (workdir / "data").mkdir()
     before = snapshot(workdir)
-    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", out), fragment)
+    assert_refused(run_stage(repo, workdir, "check_params.py", "--out", out, "--arms", "data/arms"), fragment)
     assert snapshot(workdir) == before
 
 
