@@ -341,3 +341,34 @@ def test_sweep_mistakes_are_one_line(repo, tmp_path):
     one_line_refusal(_sweep(repo, tmp_path, path=dvc_prints(workspace)),
                      "reports: is a file; reports/")
     assert (tmp_path / "reports").read_text() == "a file"
+
+
+ARMS = {**{k: v for k, v in PARAMS.items() if k != "exp2"},
+        "arms": {"exp1": {}, "exp2": {"lr": 5e-5}}}
+
+
+def test_arms_as_data_group_by_their_resolved_setting_and_read_as_before():
+    """params.yaml's `arms` (issue 34): any number of arms, each its own fields over the shared ones.
+    The shipped two arms are the settings a commit from before (top-level lr and exp2.lr) had."""
+    flat = sweep.flatten(ARMS)
+    assert sweep.arms_of(flat) == {"exp1": {}, "exp2": {"lr": 5e-5}} == sweep.arms_of(sweep.flatten(PARAMS))
+    for arm in ("exp1", "exp2"):
+        assert sweep.arm_setting(flat, arm) == sweep.arm_setting(sweep.flatten(PARAMS), arm)
+    three = json.loads(json.dumps(ARMS))
+    three["arms"]["full"] = {"method": "full", "seed": 3}
+    three["arms"]["r4"] = {"lora_r": 4}
+    flat3 = sweep.flatten(three)
+    assert sweep.arm_seed(flat3, "full") == 3 and sweep.arm_seed(flat3, "r4") == 0
+    assert sweep.arm_setting(flat3, "full")["method"] == "full" and sweep.arm_setting(flat3, "r4")["lora.r"] == 4
+    assert sweep.arm_setting(flat3, "r4") == {**sweep.arm_setting(flat, "exp1"), "lora.r": 4}
+    # an arm added as data is counted with the others; exp1 and exp2 of the new shape join the old baseline's
+    report = {**_report(PARAMS), "full": _arm(5.0, -10.0, 2e-4), "r4": _arm(15.0, -1.0, 2e-4)}
+    result = _collect(_show(("three", three)), {"main": _report(PARAMS), "three": report})
+    counted = [(r["experiment"], r["arm"], r["seed"]) for r in result["runs"] if r["counted"]]
+    assert counted == [("main", "exp1", 0), ("main", "exp2", 0), ("three", "full", 3), ("three", "r4", 0)]
+    labels = sorted(s["label"] for s in result["settings"])
+    assert labels == ["lora.r=16, lr=0.0002, method=full", "lora.r=16, lr=0.0002, method=lora",
+                      "lora.r=16, lr=5e-05, method=lora", "lora.r=4, lr=0.0002, method=lora"]
+    # an experiment whose report lacks one of its arms is left out, named
+    result = _collect(_show(("three", three)), {"main": _report(PARAMS), "three": _report(PARAMS)})
+    assert result["left_out"][0]["why"].startswith("no metrics/report.json with every arm's deltas")

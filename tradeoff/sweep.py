@@ -7,8 +7,9 @@ into tables and one chart: the frontier of learning (Î”EX) against forgetting (Î
 
 Reads `dvc exp show --json` (the committed baseline, the workspace and the experiments based on
 the current commit; --all-commits for every baseline) and takes each finished experiment's deltas
-from its metrics/report.json (`git show REV:metrics/report.json`). Groups the arms by setting (every
-param but train.seed: another model, data or prompt is another setting), gives each setting's mean,
+from its metrics/report.json (`git show REV:metrics/report.json`). Groups the arms (every arm of
+each experiment's params.yaml `arms`) by setting (every shared param but train.seed, with the arm's own
+fields in place of those they replace: another model, data, prompt, rate or method is another setting), gives each setting's mean,
 sd and range across seeds beside its paired 95% intervals, and calls a difference between two
 settings that differ in one param only when their seed ranges separate (at least 2 seeds each) and
 their intervals do not overlap. Queued, running and failed experiments, and a workspace or commit
@@ -111,9 +112,8 @@ def _report(rev: str) -> dict | None:
     report = _parse_json(found[1], found[0], REWRITE)
     if not isinstance(report, dict):
         raise TradeoffError(f"{found[0]}: not a JSON object{REWRITE}")
-    for arm in ("exp1", "exp2"):  # an arm the sweep counts has every number it shows
-        r = report.get(arm)
-        if isinstance(r, dict) and "d_ex" in r:
+    for arm, r in report.items():  # an arm the sweep counts (any of them) has every number it shows
+        if arm != "base" and isinstance(r, dict) and "d_ex" in r:
             bad = [k for k in NUMBERS if isinstance(r.get(k), bool) or not isinstance(r.get(k), (int, float))]
             if bad:
                 raise TradeoffError(f"{found[0]}: {arm}.{bad[0]} is {json.dumps(r.get(bad[0]))}, not a number{REWRITE}")

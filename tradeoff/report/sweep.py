@@ -23,7 +23,9 @@ from .charts import AXIS_FIELDS
 log = logging.getLogger(__name__)
 SEED = "train.seed"
 HEADLINE = {"d_ex": "ΔEX", "d_mmlu": "ΔMMLU"}
-ARM_RATE = {"exp1": "lr", "exp2": "exp2.lr"}
+# an arm's own fields (params.yaml's arms.<arm>.<field>) -> the shared param each one replaces
+ARM_FIELDS = {"lr": "lr", "seed": SEED, "lora_r": "lora.r", "lora_alpha": "lora.alpha", "epochs": "train.epochs",
+              "max_steps": "train.max_steps", "method": "method"}
 EMPTY = "—"
 EMPTY_ROW = ("d_ex", "d_ex_lo", "d_ex_hi", "p_ex", "d_mmlu", "d_mmlu_lo", "d_mmlu_hi", "p_mmlu")
 
@@ -109,12 +111,39 @@ def stale_params(params: dict, lock) -> list[str]:
     return [diffs[k] for k in sorted(diffs)]
 
 
+def arms_of(params: dict) -> dict[str, dict]:
+    """Each arm's own fields, from flattened params: `arms.exp2.lr` -> {"exp2": {"lr": ...}}, an arm
+    with none (`arms.exp1: {}`) -> {}. A commit from before arms were data (top-level lr and exp2.lr)
+    reads as the same two arms."""
+    arms: dict[str, dict] = {}
+    for key, value in params.items():
+        if key.startswith("arms."):
+            name, _, field_ = key[len("arms."):].partition(".")
+            own = arms.setdefault(name, {})
+            if field_:
+                own[field_] = value
+    if not arms and "lr" in params:  # before issue 34: experiment 1 at lr, experiment 2 at exp2.lr
+        arms = {"exp1": {}, "exp2": {"lr": params["exp2.lr"]}} if "exp2.lr" in params else {"exp1": {}}
+    return arms
+
+
+def arm_seed(params: dict, arm: str):
+    """The seed an arm trained with: its own, else train.seed."""
+    return arms_of(params).get(arm, {}).get("seed", params.get(SEED))
+
+
 def arm_setting(params: dict, arm: str) -> dict:
-    """What an arm was trained and scored with: every param but the seed and the other arm's own
-    keys, the arm's learning rate as `lr` (experiment 1 at exp2's rate is experiment 2's setting)."""
+    """What an arm was trained and scored with: every shared param but the seed, with the arm's own
+    fields in place of those they replace (its rate as `lr`, its method as `method`); no other arm's
+    fields. Experiment 1 at exp2's rate is experiment 2's setting."""
     setting = {k: v for k, v in params.items()
-               if k not in (SEED, "lr") and not (k.startswith("exp2.") and (arm != "exp2" or k == "exp2.lr"))}
-    setting["lr"] = params.get(ARM_RATE[arm])  # any other key of exp2 (beyond its rate) stays in exp2's setting
+               if k not in (SEED, "lr", "arms") and not k.startswith(("arms.", "exp2."))}
+    own = arms_of(params).get(arm, {})
+    setting["lr"] = own.get("lr", params.get("lr"))
+    setting["method"] = own.get("method", "lora")
+    for field_, value in own.items():
+        if field_ not in ("lr", "seed", "method"):
+            setting[ARM_FIELDS.get(field_, f"arm.{field_}")] = value
     return setting
 
 
@@ -131,15 +160,17 @@ def collect(exps: list[dict], reports: dict[str, dict | None], stale: dict[str, 
     for exp in exps:
         why = why_left_out(exp, stale.get(exp["rev"]))
         report = None if why else reports.get(exp["rev"])
-        if not why and not (report and all(isinstance(report.get(a), dict) and "d_ex" in report[a] for a in ARM_RATE)):
-            why = "no metrics/report.json with both arms' deltas (not reproduced yet?)"
+        arms = arms_of(exp["params"])
+        if not why and not (report and arms and all(isinstance(report.get(a), dict) and "d_ex" in report[a]
+                                                    for a in arms)):
+            why = "no metrics/report.json with every arm's deltas (not reproduced yet?)"
         if why:
             left_out.append({"experiment": exp["experiment"], "rev": exp["rev"], "state": exp["state"], "why": why})
             runs.append({"experiment": exp["experiment"], "rev": exp["rev"], "state": exp["state"], "arm": None,
                          "setting": None, "seed": exp["params"].get(SEED), "counted": False, "why": why,
                          **dict.fromkeys(EMPTY_ROW)})  # never the numbers DVC shows for it
             continue
-        for arm in ARM_RATE:
+        for arm in arms:
             runs.append(_run(exp, arm, report[arm], report.get("base") or {}, groups))
     settings = _settings(groups, runs)
     comparisons, not_compared = compare(settings)
@@ -150,13 +181,14 @@ def collect(exps: list[dict], reports: dict[str, dict | None], stale: dict[str, 
 def _run(exp: dict, arm: str, r: dict, base: dict, groups: dict) -> dict:
     setting = arm_setting(exp["params"], arm)
     group = groups.setdefault(_key(setting), {"setting": setting, "seeds": {}})
-    seed = exp["params"].get(SEED)
+    seed = arm_seed(exp["params"], arm)
     twin = group["seeds"].get(_key(seed))
     run = {"experiment": exp["experiment"], "rev": exp["rev"], "state": exp["state"], "arm": arm,
            "setting": None, "seed": seed, "counted": twin is None,
            "why": None if twin is None else
            f"same setting and seed as {twin['experiment']} {twin['arm']}: counted once",
-           "lr": setting["lr"], "lora_r": setting.get("lora.r"), "model": setting.get("model.name"),
+           "lr": setting["lr"], "method": setting["method"], "lora_r": setting.get("lora.r"),
+           "model": setting.get("model.name"),
            "base_ex": base.get("ex"), "base_mmlu": base.get("mmlu"),
            **{k: r.get(k) for k in ("ex", "mmlu", *EMPTY_ROW)},
            **{f: r.get(f) for key, _ in AXIS_FIELDS.values() if key not in HEADLINE
