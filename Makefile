@@ -36,13 +36,15 @@ $(DEV): $(STAMP) requirements-dev.txt requirements-deepeval.txt
 repro: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
 
-# each experiment's state, the params that vary and each arm's ΔEX and ΔMMLU (points vs base; metrics/arms.json),
-# within 120 columns: --only-changed hides what no experiment changed (exp2.lr, model.name, lora.r, ... appear
-# when they vary), --drop the file hashes (every path has a /), the dates, the executor and the absolute EX and
-# MMLU (value = base + Δ; `dvc metrics show`), --keep lr, the seed and the deltas even where they do not vary
+# each experiment's state, the params that vary and each arm's ΔEX and ΔMMLU (points vs base; metrics/arms.json,
+# one <arm>.<metric> column pair per arm of params.yaml's `arms`), within 120 columns with the two shipped arms:
+# --only-changed hides what no experiment changed (arms.exp2.lr, model.name, lora.r, ... appear when they vary),
+# --drop the file hashes (every path has a /), the dates, the executor and each arm's absolute EX and MMLU
+# (value = base + Δ; `dvc metrics show`; data.mmlu is a param), --keep lr, the seed and every arm's deltas
 show: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" dvc exp show --only-changed --drop '/|^Created$$|^Executor$$|^exp[12]\.(ex|mmlu)$$' \
-		--keep '^(lr|train\.seed)$$' --keep '^exp[12]\.d_(ex|mmlu)$$'
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc exp show --only-changed \
+		--drop '/|^Created$$|^Executor$$|^(?!data\.)[^.]+\.(ex|mmlu)$$' \
+		--keep '^(lr|train\.seed)$$' --keep '^[^.]+\.d_(ex|mmlu)$$'
 
 test: setup-dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
