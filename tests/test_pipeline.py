@@ -62,7 +62,7 @@ def project(repo, bundled, tmp_path_factory):
 def test_repro_then_nothing_then_an_experiment(project):
     dest, env = project
     out = sh(["dvc", "repro"], dest, env)
-    for stage in ("check_params", "prepare", "train_exp1", "train_exp2", "eval_sql@base", "eval_mmlu@exp2", "report"):
+    for stage in ("check_params", "prepare", "train@exp1", "train@exp2", "eval_sql_base", "eval_mmlu@exp2", "report"):
         assert f"Running stage '{stage}'" in out
     assert "results (also in reports/results.md)" in out
     for m in ("base", "exp1", "exp2"):
@@ -95,8 +95,9 @@ def test_repro_then_nothing_then_an_experiment(project):
     sh(["git", "commit", "-qm", "baseline"], dest, env)
     exp = sh(["dvc", "exp", "run", "-S", "lr=5e-5"], dest, env)  # written as 5e-05, a string to PyYAML
     ran = {line.split("'")[1] for line in exp.splitlines() if line.startswith("Running stage")}
-    # check_params reruns for any params change, but writes the same file: prepare does not rerun
-    assert ran == {"check_params", "train_exp1", "eval_sql@exp1", "eval_mmlu@exp1", "report"}  # curve off
+    # check_params reruns for any params change, but writes the same params.ok (prepare does not rerun) and
+    # the same data/arms/exp2.json: exp2 has its own rate, so only experiment 1 retrains
+    assert ran == {"check_params", "train@exp1", "eval_sql@exp1", "eval_mmlu@exp1", "report"}  # curve off
     table = sh(["dvc", "exp", "show", "--no-pager", "--csv"], dest, env)
     assert "5e-05" in table
 
@@ -107,7 +108,7 @@ def test_repro_then_nothing_then_an_experiment(project):
     params_text = (dest / "params.yaml").read_text()
     bad = subprocess.run(["dvc", "exp", "run", "-S", "lr=abc"], cwd=dest, env=env, capture_output=True, text=True)
     assert bad.returncode != 0
-    assert "Running stage 'check_params'" in bad.stdout and "Running stage 'train_exp1'" not in bad.stdout
+    assert "Running stage 'check_params'" in bad.stdout and "Running stage 'train@exp1'" not in bad.stdout
     assert "error: " in bad.stdout + bad.stderr and "lr = 'abc'" in bad.stdout + bad.stderr
     assert {f: (dest / f).read_bytes() for f in kept} == before
     (dest / "params.yaml").write_text(params_text)  # DVC leaves the bad value in the workspace
@@ -120,7 +121,7 @@ def test_repro_then_nothing_then_an_experiment(project):
     assert adapter_config["target_modules"] == sorted(adapter_config["target_modules"])  # same bytes every run
     assert env["TRADEOFF_MODELS_DIR"] not in (dest / "adapters/exp1/README.md").read_text()
     temp = sh(["dvc", "exp", "run", "--temp", "-n", "in-temp", "-S", "lr=1e-4"], dest, env)
-    assert "Running stage 'train_exp1'" in temp and "Running stage 'report'" in temp
+    assert "Running stage 'train@exp1'" in temp and "Running stage 'report'" in temp
     assert "0.0001" in sh(["dvc", "exp", "show", "--no-pager", "--csv"], dest, env)
     # the README's recipe for a 120-column terminal: each experiment's arms, nothing cut to `…`
     table = sh(["dvc", "exp", "show", "--no-pager", *EXP_SHOW_RECIPE], dest, {**env, "COLUMNS": "120"})
@@ -148,21 +149,21 @@ def test_stages_without_dvc_record_their_cost(project, tmp_path):
     dest, env = project
     timing = tmp_path / "timing.json"
     script = [sys.executable, "bench/real_study.py", "--out", str(timing)]
-    out = sh([*script, "--params", "params.yaml", "--stages", "prepare", "eval_mmlu@base"], dest, env)
+    out = sh([*script, "--params", "params.yaml", "--stages", "prepare", "eval_mmlu_base"], dest, env)
     run = json.loads(timing.read_text())
     records = run["stages"]
     assert run["hardware"].startswith(("CPU", "1x")) and run["params"].endswith("params.yaml")
-    assert [r["stage"] for r in records] == ["prepare", "eval_mmlu@base"] and all(r["exit"] == 0 for r in records)
+    assert [r["stage"] for r in records] == ["prepare", "eval_mmlu_base"] and all(r["exit"] == 0 for r in records)
     mmlu = records[1]
     assert mmlu["questions"] == 18 and mmlu["questions_per_s"] == pytest.approx(18 / mmlu["wall_s"], rel=0.02)
-    assert "| eval_mmlu@base | 0 |" in out
+    assert "| eval_mmlu_base | 0 |" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text("lr: -1\n")
-    proc = subprocess.run([*script, "--params", str(bad), "--stages", "eval_sql@base", "report"], cwd=dest, env=env,
+    proc = subprocess.run([*script, "--params", str(bad), "--stages", "eval_sql_base", "report"], cwd=dest, env=env,
                           capture_output=True, text=True)
     assert proc.returncode == 1 and f"{bad}: " in proc.stderr
     records = json.loads(timing.read_text())["stages"]
-    assert [(r["stage"], r["exit"]) for r in records] == [("prepare", 0), ("eval_mmlu@base", 0), ("eval_sql@base", 2)]
+    assert [(r["stage"], r["exit"]) for r in records] == [("prepare", 0), ("eval_mmlu_base", 0), ("eval_sql_base", 2)]
     # --budget stops the run itself (a rented machine's time): the cut stage says so, nothing after it runs
     proc = subprocess.run([*script, "--params", "params.yaml", "--budget", "1", "--stages", "eval_mmlu@exp1", "report"],
                           cwd=dest, env=env, capture_output=True, text=True)
