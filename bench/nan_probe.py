@@ -139,7 +139,7 @@ def replay(trainer, inputs: dict, weights: dict, variant: str) -> dict:
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--params", default="params.yaml")
-    p.add_argument("--arm", default="exp1", choices=["exp1", "exp2"])
+    p.add_argument("--arm", default="exp1", help="an arm of the params file's `arms`")
     p.add_argument("--max-steps", type=int, default=-1, help="stop after N steps (default: the params' epoch)")
     p.add_argument("--variants", nargs="*", default=["as_trained", "efficient_sdpa", "cudnn_sdpa", "torch_lm_head",
                                                      "full_logits", "float32", "flex_attention"])
@@ -152,7 +152,8 @@ def main():
     import trl
     from transformers import TrainerCallback
 
-    params = load_params(args.params)
+    arm = load_params(args.params).arm(args.arm, args.params)  # its own fields over the shared sections
+    params = arm.params
     params = replace(params, train=replace(params.train, logging_steps=1, save_steps=10**6, max_steps=args.max_steps))
     identity = read_identity("data/prepared/model.json")
     root = Path("data/prepared/spider")
@@ -169,8 +170,9 @@ def main():
                     next(q for q in model.parameters() if q.requires_grad)[0, 0] = float("nan")
             captured["weights"] = {n: q.detach().clone() for n, q in model.named_parameters() if q.requires_grad}
 
-    lr = params.arm_lr(args.arm)
-    trainer = build_trainer(identity, tokenizer, rows, params, lr, args.arm, Path("/tmp/probe_ckpt"), [Snapshot()])
+    lr = arm.lr
+    trainer = build_trainer(identity, tokenizer, rows, params, lr, args.arm, Path("/tmp/probe_ckpt"), [Snapshot()],
+                            arm.method)
     step_fn = trainer.training_step
 
     def capturing_step(model, inputs, *a, **kw):
