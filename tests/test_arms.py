@@ -79,3 +79,37 @@ def test_a_folder_that_is_neither_an_adapter_nor_a_model_is_refused(bundled, tmp
     (tmp_path / "empty").mkdir()
     with pytest.raises(TradeoffError, match="neither a LoRA adapter folder .* nor a fine-tuned model"):
         load_model(bundled, "float32", tmp_path / "empty", device="cpu")
+
+
+def test_the_report_stage_takes_every_arm_of_the_params(repo, workdir):
+    """A third arm added as data is in the table, metrics/arms.json, the summary, the forgetting
+    measures and the trade-off plane, with its own rate; an arm without predictions is one line."""
+    from test_stage_errors import assert_refused, run_stage, set_params
+
+    set_params(workdir, arms={"exp1": {}, "exp2": {"lr": 5e-5}, "wide": {"method": "full", "lr": 1e-5}})
+    preds = workdir / "predictions"
+    preds.mkdir()
+    ex = {"base": [1, 0, 0, 0], "exp1": [1, 1, 1, 0], "exp2": [1, 0, 1, 0], "wide": [1, 1, 0, 0]}
+    letters = {"base": "AAAB", "exp1": "ABBB", "exp2": "AABB", "wide": "AAAA"}
+    for m in ex:
+        (preds / f"sql_{m}.jsonl").write_text("".join(
+            json.dumps({"index": i, "verdict": v, "left_out": None, "reply": f"SELECT {i}",
+                        "hardness": "easy"}) + "\n" for i, v in enumerate(ex[m])))
+        (preds / f"mmlu_{m}.jsonl").write_text("".join(
+            json.dumps({"subject": "astronomy", "index": i, "gold": "A", "pred": p}) + "\n"
+            for i, p in enumerate(letters[m])))
+    args = ("--predictions", "predictions", "--reports", "reports", "--metrics", "metrics/arms.json",
+            "--summary", "metrics/report.json")
+    proc = run_stage(repo, workdir, "report.py", *args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    arms = json.loads((workdir / "metrics/arms.json").read_text())
+    assert list(arms) == ["exp1", "exp2", "wide"] and arms["wide"]["d_ex"] == 25.0 and arms["wide"]["d_mmlu"] == 25.0
+    summary = json.loads((workdir / "metrics/report.json").read_text())
+    assert summary["wide"]["lr"] == 1e-5 and summary["exp1"]["lr"] == 2e-4 and "d_mmlu_lo" in summary["wide"]
+    results = json.loads((workdir / "reports/results.json").read_text())
+    assert set(results["forgetting"]) == set(results["subject_drops"]) == {"exp1", "exp2", "wide"}
+    assert "| wide |" in (workdir / "reports/results.md").read_text()
+    plane = {p["arm"]: p for p in json.loads((workdir / "reports/plots/tradeoff.json").read_text())}
+    assert plane["wide"]["label"] == "wide (lr 1e-05)" and set(plane) == {"exp1", "exp2", "wide"}
+    (preds / "mmlu_wide.jsonl").unlink()
+    assert_refused(run_stage(repo, workdir, "report.py", *args), "mmlu_wide.jsonl")
