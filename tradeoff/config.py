@@ -5,6 +5,7 @@ line that names the file and the key before any work starts, then handed on as t
 import math
 import re
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from types import MappingProxyType
 from pathlib import Path
 
 import yaml
@@ -193,7 +194,7 @@ class Params:
     that `dvc exp run -S lr=...` makes a variant of experiment 1)."""
 
     lr: float = _key((float, int), _learning_rate, "a learning rate in (0, 1]")
-    arms: dict = field(metadata={"arms": ArmParams})  # name -> ArmParams, in the file's order
+    arms: MappingProxyType = field(metadata={"arms": ArmParams})  # name -> ArmParams, in the file's order; read-only
     model: ModelParams
     data: DataParams
     prompt: PromptParams
@@ -280,7 +281,7 @@ def _build_arms(cls, node, where: str, source) -> dict:
             raise TradeoffError(f"{source}: {where}.{name} is empty; write `{name}: {{}}` for an arm with the shared "
                                 "settings")
         arms[name] = _build(cls, fields_, f"{where}.{name}.", source)
-    return arms
+    return MappingProxyType(arms)  # frozen like the sections
 
 
 def _value(value, rule: tuple, name: str, source):
