@@ -39,11 +39,12 @@ repro: setup
 # each experiment's state, the params that vary and each arm's ΔEX and ΔMMLU (points vs base; metrics/arms.json,
 # one <arm>.<metric> column pair per arm of params.yaml's `arms`), within 120 columns with the two shipped arms:
 # --only-changed hides what no experiment changed (arms.exp2.lr, model.name, lora.r, ... appear when they vary),
-# --drop the file hashes (every path has a /), the dates, the executor and each arm's absolute EX and MMLU
-# (value = base + Δ; `dvc metrics show`; data.mmlu is a param), --keep lr, the seed and every arm's deltas
+# --drop the file hashes (DVC matches from a column's start: .*/ is every path but `predictions`, the report's dep),
+# the dates, the executor and each arm's absolute EX and MMLU (value = base + Δ; `dvc metrics show`; data.mmlu
+# is a param, kept), --keep lr, the seed and every arm's deltas
 show: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc exp show --only-changed \
-		--drop '/|^Created$$|^Executor$$|^(?!data\.)[^.]+\.(ex|mmlu)$$' \
+		--drop '.*/|^predictions$$|^Created$$|^Executor$$|^(?!data\.)[^.]+\.(ex|mmlu)$$' \
 		--keep '^(lr|train\.seed)$$' --keep '^[^.]+\.d_(ex|mmlu)$$'
 
 test: setup-dev

@@ -266,7 +266,7 @@ def _build(cls, node, where: str, source):
     return cls(**values)
 
 
-def _build_arms(cls, node, where: str, source) -> dict:
+def _build_arms(cls, node, where: str, source) -> MappingProxyType:
     """The `arms` mapping: each arm's name checked and its fields built as section `cls`."""
     if not isinstance(node, dict) or not node:
         raise TradeoffError(f"{source}: {where} must be a mapping of arm names to their fields, at least one arm "
