@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,14 @@ TINY = {
 
 
 # README, "Varying and comparing": `dvc exp show` of a sweep over lr in 120 columns
-EXP_SHOW_RECIPE = ["--only-changed", "--drop", "Created|adapters/|predictions/|curves/|data/", "--keep", r"^exp1\."]
+EXP_SHOW_RECIPE = ["--only-changed", "--drop", "Created|adapters/|^predictions|curves/|data/", "--keep", r"^exp1\."]
+
+
+def make_show_args(repo) -> list[str]:
+    """The arguments of `dvc exp show` in the Makefile's `show` target, as make passes them."""
+    recipe = (repo / "Makefile").read_text().split("\nshow: setup\n", 1)[1].split("\n\n", 1)[0]
+    args = shlex.split(recipe.replace("\\\n", " ").replace("$$", "$"))
+    return args[args.index("show") + 1:]
 
 
 def sh(cmd, cwd, env):
@@ -127,6 +135,31 @@ def test_repro_then_nothing_then_an_experiment(project):
     table = sh(["dvc", "exp", "show", "--no-pager", *EXP_SHOW_RECIPE], dest, {**env, "COLUMNS": "120"})
     assert "exp1.d_mmlu" in table and "in-temp" in table and "…" not in table, table
     assert max(map(len, table.splitlines())) <= 120, table
+    # `make show`: every arm's deltas, lr and the seed, and no file hash (DVC matches --drop from a column's start)
+    table = sh(["dvc", "exp", "show", "--no-pager", *make_show_args(dest)], dest, {**env, "COLUMNS": "120"})
+    header = table.splitlines()[1]
+    assert all(c in header for c in ("exp1.d_ex", "exp2.d_mmlu", "lr", "train.seed")), table
+    assert "/" not in header and "predictions" not in header and "exp1.ex" not in header and "…" not in table, table
+
+
+def test_an_arm_added_as_data(project):
+    """`dvc exp run -S '+arms.exp3...'` adds an arm (DVC's `+`: a key params.yaml lacks): its stages
+    run, no other arm's, and the report takes it; method full trains and scores the whole model."""
+    dest, env = project
+    sh(["dvc", "repro"], dest, env)
+    before = (dest / "params.yaml").read_text()
+    out = sh(["dvc", "exp", "run", "-S", "+arms.exp3.method=full", "-S", "+arms.exp3.lr=1e-5"], dest, env)
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"check_params", "train@exp3", "eval_sql@exp3", "eval_mmlu@exp3", "curve@exp3", "report"}
+    assert (dest / "adapters/exp3/model.safetensors").is_file()
+    assert not (dest / "adapters/exp3/adapter_config.json").exists()
+    assert json.loads((dest / "metrics/train_exp3.json").read_text())["lr"] == 1e-5
+    assert set(json.loads((dest / "metrics/arms.json").read_text())) == {"exp1", "exp2", "exp3"}
+    assert "| exp3 |" in (dest / "reports/results.md").read_text()
+    (dest / "params.yaml").write_text(before)  # the shipped two arms again: no arm retrains, the report reruns
+    again = sh(["dvc", "repro"], dest, env)  # (check_params comes back from DVC's run cache)
+    ran = {line.split("'")[1] for line in again.splitlines() if line.startswith("Running stage")}
+    assert "report" in ran and ran <= {"check_params", "report"}
 
 
 def test_learning_forgetting_curve_switch(project):
