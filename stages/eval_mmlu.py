@@ -6,7 +6,7 @@ log-likelihoods) and the summary (--metrics: accuracy per category and subject, 
 """
 
 from tradeoff.scoring_stage import evaluation_stage
-from tradeoff.mmlu.score import score_with_params
+from tradeoff.mmlu.task import evaluate
 
 if __name__ == "__main__":
-    evaluation_stage(__doc__, score_with_params, "mmlu")
+    evaluation_stage(__doc__, evaluate, "mmlu")

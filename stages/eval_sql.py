@@ -6,7 +6,7 @@ hardness, seconds) and the summary (--metrics: EX overall and per hardness, with
 """
 
 from tradeoff.scoring_stage import evaluation_stage
-from tradeoff.spider.task import score_with_params
+from tradeoff.spider.task import evaluate
 
 if __name__ == "__main__":
-    evaluation_stage(__doc__, score_with_params, "spider")
+    evaluation_stage(__doc__, evaluate, "spider")
