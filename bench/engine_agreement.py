@@ -24,7 +24,7 @@ import torch
 from tradeoff.config import load_params
 from tradeoff.model.load import merged_where_exact, load_prepared, merged_copy
 from tradeoff.report.stats import discordant, mcnemar_exact
-from tradeoff.spider import metric, prompt, task
+from tradeoff.spider import prompt, score as spider_score, task
 from tradeoff.spider.data import examples_with_database
 from tradeoff.spider.generate import generate
 
@@ -71,7 +71,7 @@ def main():
 
     names = list(runs)
     # one scoring pass: the scorer executes each distinct (database, query) once
-    records = metric.score(examples * len(names), [s for n in names for s in runs[n]], root / "database",
+    records = spider_score.score(examples * len(names), [s for n in names for s in runs[n]], root / "database",
                            timeout_s=es.timeout_s)
     n = len(examples)
     verdicts = {name: records[k * n:(k + 1) * n] for k, name in enumerate(names)}

@@ -21,7 +21,7 @@ import torch
 
 from tradeoff.config import load_params
 from tradeoff.model.load import merged_where_exact, load_prepared
-from tradeoff.spider import metric, prompt, task
+from tradeoff.spider import prompt, score as spider_score, task
 from tradeoff.spider.data import examples_with_database
 from tradeoff.spider.generate import generate, generate_cached
 
@@ -112,8 +112,8 @@ def main():
     db_dir = root / "database"
     # one scoring pass for both engines: the scorer runs each distinct (database, query) once, so
     # every gold query and every reply the engines share is executed once
-    records = metric.score(examples + examples, sql_plain + sql_fast, db_dir, timeout_s=es.timeout_s)
-    v_plain, v_fast = metric.summarize(records[:len(examples)]), metric.summarize(records[len(examples):])
+    records = spider_score.score(examples + examples, sql_plain + sql_fast, db_dir, timeout_s=es.timeout_s)
+    v_plain, v_fast = spider_score.summarize(records[:len(examples)]), spider_score.summarize(records[len(examples):])
     differ = [i for i in range(len(texts)) if sql_plain[i] != sql_fast[i]]
     device = str(next(model.parameters()).device)
     figures = {

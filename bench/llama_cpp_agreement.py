@@ -35,7 +35,7 @@ import torch
 from tradeoff.mmlu.data import load_csv_dir
 from tradeoff.mmlu.prompt import apply_chat, fit_shots
 from tradeoff.mmlu.question import LETTERS
-from tradeoff.mmlu.score import letter_token_ids
+from tradeoff.mmlu.task import letter_token_ids
 from tradeoff.model.load import load_model, load_tokenizer
 from tradeoff.model.obtain import bundled_gguf_path, resolve
 

@@ -4,7 +4,7 @@ Runs lm-eval's `mmlu` task definition (same template, first-n shots from dev, lo
 " A".." D") or its `mmlu_continuation` (cloze: each choice's text as the continuation; acc and
 acc_norm) on MMLU CSVs from a local folder, with no hub: the CSVs are read by pandas here,
 independently of our own loader, and handed to lm-eval as a custom dataset. Returns records in
-the same form as `mmlu.score.score_questions`, so the two can be compared question by question.
+the same form as `mmlu.task.score_questions`, so the two can be compared question by question.
 """
 
 from __future__ import annotations

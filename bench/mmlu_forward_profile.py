@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from tradeoff.mmlu import data as mmlu_data, question as mmlu_question, score as mmlu_score
+from tradeoff.mmlu import data as mmlu_data, question as mmlu_question, task as mmlu_task
 from tradeoff.model import load, obtain
 from tradeoff.timing import log_phases, seconds
 
@@ -44,17 +44,17 @@ def main():
     cuda = torch.cuda.is_available()
     activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
     sort = "cuda_time_total" if cuda else "self_cpu_time_total"
-    mmlu_score.score_questions(model, tokenizer, dict(list(keep.items())[:1]), shots, 5, args.batch_size[0])  # warm-up
+    mmlu_task.score_questions(model, tokenizer, dict(list(keep.items())[:1]), shots, 5, args.batch_size[0])  # warm-up
     for attn, bs in [(a, b) for a in args.attn for b in args.batch_size]:
         model.set_attn_implementation(attn)
         before = seconds()
         t = time.perf_counter()
-        mmlu_score.score_questions(model, tokenizer, keep, shots, 5, bs)
+        mmlu_task.score_questions(model, tokenizer, keep, shots, 5, bs)
         if cuda:
             torch.cuda.synchronize()
         plain = time.perf_counter() - t
         with torch.profiler.profile(activities=activities) as prof:
-            mmlu_score.score_questions(model, tokenizer, keep, shots, 5, bs)
+            mmlu_task.score_questions(model, tokenizer, keep, shots, 5, bs)
         after = seconds()
         print(f"\n== {attn}, batch {bs}: {n} questions in {plain:.2f} s unprofiled ({n / plain:.0f} q/s); phases: "
               + ", ".join(f"{k} {after[k] - before.get(k, 0):.2f} s" for k in after))

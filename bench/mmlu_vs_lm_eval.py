@@ -17,7 +17,8 @@ import torch
 
 import lm_eval_reference  # beside this script
 from tradeoff import atomic
-from tradeoff.mmlu import data as mmlu_data, question as mmlu_question, score as mmlu_score
+from tradeoff.mmlu import data as mmlu_data, question as mmlu_question
+from tradeoff.mmlu import score as mmlu_score, task as mmlu_task
 from tradeoff.model import load, obtain
 
 log = logging.getLogger("mmlu_vs_lm_eval")
@@ -47,7 +48,7 @@ def main():
     questions, shots = mmlu_data.load_source(args.data)
     questions = mmlu_data.select(questions, categories, None, args.limit)
     model, tokenizer = load.load_for_eval(identity, args.dtype)
-    ours, _ = mmlu_score.score_model(model, tokenizer, questions, shots, args.shots, categories, args.batch_size,
+    ours, _ = mmlu_task.score_model(model, tokenizer, questions, shots, args.shots, categories, args.batch_size,
                                      fmt=args.format)
     ours_s = time.perf_counter() - start
     del model

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from tradeoff import atomic
-from tradeoff.spider import metric
+from tradeoff.spider import score as spider_score
 from tradeoff.spider.data import extract_spider_zip, find_spider_root, load_split
 from tradeoff.spider.sandbox import execute
 
@@ -25,19 +25,19 @@ def sequential(examples, preds, db_dir, timeout_s=30.0):
     """The peer: one process, each gold and prediction executed in turn on every database file."""
     verdicts = []
     for ex, pred in zip(examples, preds):
-        files = metric.database_files(db_dir, ex["db_id"])
+        files = spider_score.database_files(db_dir, ex["db_id"])
         if not files:
             verdicts.append(None)
             continue
-        g_sql, p_sql = metric.prepare_query(ex["query"]), metric.prepare_query(pred)
-        ordered = metric.order_matters(g_sql)
+        g_sql, p_sql = spider_score.prepare_query(ex["query"]), spider_score.prepare_query(pred)
+        ordered = spider_score.order_matters(g_sql)
         ok = 1
         for f in files:
             g, p = execute(f, g_sql, timeout_s), execute(f, p_sql, timeout_s)
             if not g.ok:
                 ok = None
                 break
-            if not p.ok or not metric.results_match(g.rows, p.rows, ordered):
+            if not p.ok or not spider_score.results_match(g.rows, p.rows, ordered):
                 ok = 0
                 break
         verdicts.append(ok)
@@ -62,7 +62,7 @@ def main():
             ours_t, peer_t = [], []
             for _ in range(args.repeat):  # alternate, so both see the same machine noise
                 t = time.perf_counter()
-                ours = metric.score(dev, preds, root / "database")
+                ours = spider_score.score(dev, preds, root / "database")
                 ours_t.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 peer = sequential(dev, preds, root / "database")

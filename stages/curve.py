@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tradeoff import atomic
 from tradeoff.cli import parser, read_jsonl, run
-from tradeoff.mmlu import score as mmlu_score
+from tradeoff.mmlu import task as mmlu_task
 from tradeoff.mmlu.question import category_map
 from tradeoff.model.load import load_prepared
 from tradeoff.report import curve
@@ -32,8 +32,8 @@ def main(args, params):
         mmlu_params = replace(params, eval_mmlu=replace(params.eval_mmlu, limit_per_subject=limit))
         for step, adapter in steps:
             model, tokenizer = load_prepared(args.data / "model.json", params.model.dtype, adapter)
-            sql, _ = spider_task.score_with_params(model, tokenizer, args.data / "spider", params)
-            mm, _ = mmlu_score.score_with_params(model, tokenizer, args.data / "mmlu", mmlu_params)
+            sql, _ = spider_task.evaluate(model, tokenizer, args.data / "spider", params)
+            mm, _ = mmlu_task.evaluate(model, tokenizer, args.data / "mmlu", mmlu_params)
             points.append(curve.point(arm, step, base_sql, sql, base_mmlu, mm, categories, axis=axis))
     atomic.write_json(args.out, points)
 

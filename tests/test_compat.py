@@ -219,3 +219,72 @@ def test_a_conversion_parses_its_gguf_file_once_and_leaves_gguf_as_it_was():
         assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
     assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (real_reader, real_map)
     assert isinstance(first, real_reader) and "tokenizer.ggml.eos_token_id" in first.fields
+
+
+@pytest.fixture(scope="module")
+def gguf_tokenizer():
+    """SmolLM2's tokenizer as transformers converts it from the bundled GGUF file, no workaround applied."""
+    from transformers import AutoTokenizer
+
+    from tradeoff.model.obtain import bundled_gguf_path
+
+    path = bundled_gguf_path()
+    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+
+
+def test_transformers_gguf_tokenizer_conversion_still_takes_the_metadatas_special_tokens(gguf_tokenizer):
+    """transformers 5.24 converts SmolLM2's GGUF tokenizer with the special tokens its metadata
+    declares (5.17 made <|im_start|> the eos and left no pad): pinning them changes nothing there.
+    Failing here: the conversion changed again; the pin then decides the eos training teaches."""
+    import copy
+    from types import SimpleNamespace
+
+    from tradeoff.model.obtain import bundled_gguf_path, gguf_special_token_ids
+
+    ids = gguf_special_token_ids(bundled_gguf_path())
+    assert ids == {"bos": 1, "eos": 2, "pad": 2, "unk": 0}
+    assert {name: getattr(gguf_tokenizer, f"{name}_token_id") for name in ids} == ids  # transformers as it ships
+    tok = copy.deepcopy(gguf_tokenizer)
+    tok.eos_token, tok.pad_token = "<|im_start|>", None  # what transformers 5.17 made
+    model = SimpleNamespace(config=SimpleNamespace(eos_token_id=1), generation_config=SimpleNamespace(eos_token_id=1))
+    compat.pin_special_tokens(tok, model, ids)
+    assert (tok.bos_token_id, tok.eos_token_id, tok.pad_token_id, tok.unk_token_id) == (1, 2, 2, 0)
+    assert model.config.eos_token_id == model.generation_config.eos_token_id == model.config.pad_token_id == 2
+
+
+def test_transformers_still_converts_a_smollm_gguf_tokenizer_with_gpt2s_pre_tokenizer(gguf_tokenizer):
+    """transformers 5.24 ignores `tokenizer.ggml.pre` = smollm: "\\n\\n3" splits as \\n,\\n,3 where
+    SmolLM2's own tokenizer and llama.cpp (llama-cpp-python 0.3.36) give \\n\\n,3."""
+    import copy
+
+    from tradeoff.model.obtain import bundled_gguf_path, gguf_pre_tokenizer
+
+    text, llama_cpp = "Answer: A\n\n3 Cl", [21350, 42, 330, 1116, 35, 1661]
+    assert gguf_pre_tokenizer(bundled_gguf_path()) == "smollm"
+    assert gguf_tokenizer(text, add_special_tokens=False)["input_ids"] == [21350, 42, 330, 198, 198, 35, 1661]
+    tok = copy.deepcopy(gguf_tokenizer)
+    compat.match_pre_tokenizer(tok, "qwen2")  # not a digits-first one: left as it is
+    assert tok(text, add_special_tokens=False)["input_ids"] != llama_cpp
+    compat.match_pre_tokenizer(tok, "smollm")
+    assert tok(text, add_special_tokens=False)["input_ids"] == llama_cpp
+
+
+def test_transformers_still_refuses_to_save_a_dequantized_gguf_model_unless_detached(tmp_path):
+    """transformers 5.24 keeps its GGUF quantizer on a model it dequantized entirely, and
+    save_pretrained refuses a model whose quantizer is not serializable."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.quantizers.quantizer_gguf import GgufHfQuantizer
+
+    from tradeoff.model.obtain import bundled_gguf_path
+
+    path = bundled_gguf_path()
+    with compat.gguf_parsed_once():
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    assert isinstance(model.hf_quantizer, GgufHfQuantizer) and hasattr(model.config, "quantization_config")
+    with pytest.raises(ValueError, match="not serializable"):  # transformers as it ships
+        model.save_pretrained(tmp_path / "shipped")
+    compat.detach_gguf_quantizer(model)
+    model.save_pretrained(tmp_path / "ours")
+    assert (tmp_path / "ours" / "model.safetensors").is_file()
+    assert "quantization_config" not in json.loads((tmp_path / "ours" / "config.json").read_text())

@@ -80,12 +80,12 @@ def test_an_adapter_with_a_nan_weight_is_refused_by_both_evaluations(repo, bundl
 
 def test_mmlu_never_turns_nan_scores_into_answer_a(tokenizer, monkeypatch):
     from tradeoff import TradeoffError
-    from tradeoff.mmlu import question as mmlu_question, score as mmlu_score
+    from tradeoff.mmlu import question as mmlu_question, task as mmlu_task
 
     q = mmlu_question.Question("elementary_mathematics", 0, "What is 1+1?", ("1", "2", "3", "4"), "B")
-    monkeypatch.setattr(mmlu_score, "score_prompts", lambda *a, **k: [[math.nan] * 4])
+    monkeypatch.setattr(mmlu_task, "score_prompts", lambda *a, **k: [[math.nan] * 4])
     with pytest.raises(TradeoffError, match=r"MMLU elementary_mathematics question 0: .*not finite"):
-        mmlu_score.score_questions(None, tokenizer, {"elementary_mathematics": [q]}, {}, 0)
+        mmlu_task.score_questions(None, tokenizer, {"elementary_mathematics": [q]}, {}, 0)
 
 
 def test_no_metric_file_holds_a_nan(tmp_path):

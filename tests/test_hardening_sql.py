@@ -15,8 +15,8 @@ import pytest
 from test_hardening import one_line_refusal, run_module, spider_files  # noqa: F401 (a fixture)
 from test_stage_errors import assert_refused
 from tradeoff import TradeoffError
-from tradeoff.spider import metric
-from tradeoff.spider.metric import results_match, score
+from tradeoff.spider import score as spider_score
+from tradeoff.spider.score import results_match, score
 from tradeoff.spider.sandbox import MAX_WORKERS_PER_CPU, Executor, pool_size
 
 
@@ -50,7 +50,7 @@ def official_result_eq(gold, pred, ordered):
         return len(gold) == len(pred)
     if len(gold) != len(pred) or len(gold[0]) != len(pred[0]):
         return False
-    if not metric._quick_reject(gold, pred, ordered):
+    if not spider_score._quick_reject(gold, pred, ordered):
         return False
     for perm in itertools.permutations(range(len(gold[0]))):
         permuted = [tuple(row[i] for i in perm) for row in pred]
@@ -139,7 +139,7 @@ def test_no_more_workers_than_queries_or_the_cap(monkeypatch, tmp_path):
             started.append(self.workers)
             return super().__enter__()
 
-    monkeypatch.setattr(metric, "Executor", Recording)
+    monkeypatch.setattr(spider_score, "Executor", Recording)
     db = tmp_path / "database" / "shop"
     db.mkdir(parents=True)
     add_table(db / "shop.sqlite", "item", [(1,)])

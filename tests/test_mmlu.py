@@ -5,7 +5,8 @@ import pytest
 from tradeoff.model import obtain
 
 from tradeoff import TradeoffError
-from tradeoff.mmlu import data as mmlu_data, prompt as mmlu_prompt, question as mmlu_question, score as mmlu_score
+from tradeoff.mmlu import data as mmlu_data, prompt as mmlu_prompt, question as mmlu_question
+from tradeoff.mmlu import score as mmlu_score, task as mmlu_task
 from tradeoff.mmlu.question import Question
 
 
@@ -28,15 +29,15 @@ def test_prompt_text_byte_for_byte():
 
 
 def test_letter_token_ids_of_the_bundled_tokenizer(tokenizer):
-    assert mmlu_score.letter_token_ids(tokenizer) == [330, 389, 340, 422]
-    assert [tokenizer.decode([i]) for i in mmlu_score.letter_token_ids(tokenizer)] == [" A", " B", " C", " D"]
+    assert mmlu_task.letter_token_ids(tokenizer) == [330, 389, 340, 422]
+    assert [tokenizer.decode([i]) for i in mmlu_task.letter_token_ids(tokenizer)] == [" A", " B", " C", " D"]
 
 
 def test_continuation_is_the_token_after_the_context(tokenizer):
     # lm-eval scores whole[len(context):]; our single-token shortcut must see the same tokens
     context = mmlu_prompt.build_prompt(q(), [q(answer="D")], 1)
     ctx = tokenizer(context, add_special_tokens=False)["input_ids"]
-    for letter, tid in zip("ABCD", mmlu_score.letter_token_ids(tokenizer)):
+    for letter, tid in zip("ABCD", mmlu_task.letter_token_ids(tokenizer)):
         assert tokenizer(context + " " + letter, add_special_tokens=False)["input_ids"] == ctx + [tid]
 
 
@@ -46,7 +47,7 @@ def _full_forward(model, tokenizer, prompt):
     ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
     with torch.inference_mode():
         logits = model(ids).logits[0, -1].float().log_softmax(-1)
-    return logits[mmlu_score.letter_token_ids(tokenizer)].tolist()
+    return logits[mmlu_task.letter_token_ids(tokenizer)].tolist()
 
 
 def test_padding_and_prefix_cache_cannot_change_a_score(model, tokenizer):
@@ -54,8 +55,8 @@ def test_padding_and_prefix_cache_cannot_change_a_score(model, tokenizer):
     questions = [q(index=i, text=t) for i, t in enumerate(
         ["Short?", "A much longer question that pads the others in its batch considerably?", "Mid length one?"])]
     prompts = [mmlu_prompt.build_prompt(x, shots, 5) for x in questions]
-    batched = mmlu_score.score_prompts(model, tokenizer, prompts, batch_size=3)
-    alone = [mmlu_score.score_prompts(model, tokenizer, [p], batch_size=1)[0] for p in prompts]
+    batched = mmlu_task.score_prompts(model, tokenizer, prompts, batch_size=3)
+    alone = [mmlu_task.score_prompts(model, tokenizer, [p], batch_size=1)[0] for p in prompts]
     full = [_full_forward(model, tokenizer, p) for p in prompts]
     for b, a, f in zip(batched, alone, full):
         assert b == pytest.approx(f, abs=1e-3) and a == pytest.approx(f, abs=1e-3)
@@ -74,8 +75,8 @@ def test_an_arm_scores_the_same_merged(bundled, tokenizer):
                          LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)).eval()
     shots = {"college_physics": [q(text=f"Shot {i}?", answer="ABCD"[i % 4]) for i in range(5)]}
     questions = {"college_physics": [q(index=i, text=t) for i, t in enumerate(["Short?", "Longer, padded question?"])]}
-    records, _ = mmlu_score.score_model(arm, tokenizer, questions, shots, 5, {"college_physics": "STEM"}, batch_size=2)
-    unmerged = mmlu_score.score_questions(arm, tokenizer, questions, shots, 5, batch_size=2)
+    records, _ = mmlu_task.score_model(arm, tokenizer, questions, shots, 5, {"college_physics": "STEM"}, batch_size=2)
+    unmerged = mmlu_task.score_questions(arm, tokenizer, questions, shots, 5, batch_size=2)
     assert hasattr(arm, "peft_config")  # the arm itself is left as it was
     for a, b in zip(records, unmerged):
         assert a["loglik"] == pytest.approx(b["loglik"], abs=1e-4) and a["pred"] == b["pred"]
@@ -152,7 +153,7 @@ def test_scores_match_lm_eval_question_by_question(bundled, model, tokenizer, tm
     questions, shots = mmlu_data.load_csv_dir(tmp_path)
     subjects = sorted(questions)[:3]
     questions = mmlu_data.select({s: questions[s] for s in subjects}, mmlu_question.CATEGORY_MAP, None, limit=4)
-    ours = mmlu_score.score_questions(model, tokenizer, questions, shots, 5, batch_size=4)
+    ours = mmlu_task.score_questions(model, tokenizer, questions, shots, 5, batch_size=4)
     ref = lm_eval_reference.evaluate(str(obtain.model_path(bundled)), tmp_path, subjects, 5, limit=4, batch_size=4)
     assert [(r["subject"], r["index"], r["gold"], r["pred"]) for r in ours] == \
         [(r["subject"], r["index"], r["gold"], r["pred"]) for r in ref]

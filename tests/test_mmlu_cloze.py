@@ -4,7 +4,8 @@ as the oracle, and a `both` run whose letters are the letters-only run's."""
 
 import pytest
 
-from tradeoff.mmlu import cloze, prompt as mmlu_prompt, question as mmlu_question, score as mmlu_score
+from tradeoff.mmlu import cloze, prompt as mmlu_prompt, question as mmlu_question
+from tradeoff.mmlu import score as mmlu_score, task as mmlu_task
 from tradeoff.mmlu.question import Question
 
 
@@ -78,7 +79,7 @@ def test_cloze_matches_lm_eval_question_by_question(bundled, model, tokenizer, t
     questions, shots = load_csv_dir(tmp_path)
     subjects = sorted(questions)[:2]
     questions = select({s: questions[s] for s in subjects}, mmlu_question.CATEGORY_MAP, None, limit=3)
-    ours = mmlu_score.score_questions(model, tokenizer, questions, shots, 5, batch_size=4, fmt="cloze")
+    ours = mmlu_task.score_questions(model, tokenizer, questions, shots, 5, batch_size=4, fmt="cloze")
     ref = lm_eval_reference.evaluate(str(obtain.model_path(bundled)), tmp_path, subjects, 5, limit=3, batch_size=4,
                                      fmt="cloze")
     assert [(r["subject"], r["index"], r["gold"]) for r in ours] == [(r["subject"], r["index"], r["gold"]) for r in ref]
@@ -91,8 +92,8 @@ def test_cloze_matches_lm_eval_question_by_question(bundled, model, tokenizer, t
 def test_both_formats_keep_the_letters_of_a_letters_run(model, tokenizer):
     shots = {"college_physics": [q(text=f"Shot {i}?", answer="ABCD"[i % 4]) for i in range(5)]}
     questions = {"college_physics": [q(index=i, text=t) for i, t in enumerate(["Short?", "Longer, padded question?"])]}
-    letters = mmlu_score.score_questions(model, tokenizer, questions, shots, 5, batch_size=2)
-    both = mmlu_score.score_questions(model, tokenizer, questions, shots, 5, batch_size=2, fmt="both")
+    letters = mmlu_task.score_questions(model, tokenizer, questions, shots, 5, batch_size=2)
+    both = mmlu_task.score_questions(model, tokenizer, questions, shots, 5, batch_size=2, fmt="both")
     assert [{k: r[k] for k in letters[0]} for r in both] == letters
     assert all(set(r) >= {"cloze_pred", "cloze_norm_pred", "cloze_loglik", "cloze_shots_dropped"} for r in both)
     summary = mmlu_score.summarize(both, mmlu_question.CATEGORY_MAP)

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from tradeoff import TradeoffError
+from tradeoff import TradeoffError, compat
 from tradeoff.model import obtain
 
 
@@ -83,7 +83,7 @@ def test_conversion_takes_special_tokens_from_the_gguf_metadata(bundled):
     tok = AutoTokenizer.from_pretrained(obtain.model_path(bundled))
     tok.eos_token, tok.pad_token = "<|im_start|>", None  # what transformers 5.17 produces
     model = SimpleNamespace(config=SimpleNamespace(eos_token_id=1), generation_config=SimpleNamespace(eos_token_id=1))
-    obtain.pin_special_tokens(tok, model, ids)
+    compat.pin_special_tokens(tok, model, ids)
     assert (tok.eos_token_id, tok.pad_token_id, tok.bos_token_id) == (2, 2, 1)
     assert model.config.eos_token_id == model.generation_config.eos_token_id == 2 and model.config.pad_token_id == 2
 

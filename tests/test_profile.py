@@ -89,3 +89,49 @@ def test_the_smoke_profile_parses_and_names_only_data_that_exist(tmp_path):
             assert len(examples) == n
             for ex in examples:
                 assert f"{root}database/{ex['db_id']}/{ex['db_id']}.sqlite" in names, (file, ex["db_id"])
+
+
+@pytest.fixture
+def dvc_calls(monkeypatch):
+    """`run`'s calls of DVC, recorded instead of made; each answers with status 3."""
+    import subprocess
+
+    calls = []
+
+    def fake_run(cmd, *args, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 3)
+
+    monkeypatch.setattr(profile.subprocess, "run", fake_run)
+    return calls
+
+
+@pytest.mark.parametrize("args, message", [
+    (["profiles/nope.yaml"], "profiles/nope.yaml: file not found"),
+    (["nope"], "nope: file not found"),
+    (["profiles/real-study.yaml"], "profiles/real-study.yaml: data.spider is REQUIRED; give it with --set"),
+    (["profiles/real-study.yaml", *DATA, "--set", "train.batch_sise=4"], "--set: train.batch_sise is not a key"),
+    (["profiles/real-study.yaml", *DATA, "--set", "train.batch_size=0"], "train.batch_size = 0 is not allowed"),
+])
+def test_run_with_a_bad_profile_fails_closed_without_starting_dvc(args, message, dvc_calls, capsys):
+    """`dvc exp run $(python -m tradeoff.profile BAD)` would run the defaults; `run` starts nothing."""
+    assert profile.main(["run", *args, "-n", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert dvc_calls == []
+
+
+def test_run_starts_dvc_exp_run_with_the_printed_overrides_and_its_status(dvc_calls, capsys):
+    assert profile.main(["profiles/real-study.yaml", *DATA]) == 0
+    printed = capsys.readouterr().out.split()
+    assert profile.main(["run", "profiles/real-study.yaml", *DATA, "-n", "real-study", "--queue"]) == 3
+    assert dvc_calls == [["dvc", "exp", "run", "-n", "real-study", "--queue", *printed]]
+    assert profile.main(["run", "profiles/real-study.yaml", *DATA, "--dry-run"]) == 0
+    assert capsys.readouterr().out.split() == ["dvc", "exp", "run", *printed] and len(dvc_calls) == 1
+
+
+def test_run_passes_a_value_with_white_space_as_one_argument(dvc_calls):
+    """No shell splits `run`'s arguments, so a path with a space is fine there."""
+    assert profile.main(["run", "profiles/real-study.yaml", "--set", "data.spider=/my data/spider.zip",
+                         "--set", "data.mmlu=hf:cais/mmlu"]) == 3
+    assert "data.spider=/my data/spider.zip" in dvc_calls[0]

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from tradeoff.spider.metric import order_matters, prepare_query, remove_distinct, results_match, score, summarize
+from tradeoff.spider.score import order_matters, prepare_query, remove_distinct, results_match, score, summarize
 
 
 @pytest.mark.parametrize("gold,pred,ordered,expected", [
@@ -146,10 +146,10 @@ def test_sql_eval_default_timeout_is_the_pipelines(repo):
     import yaml
 
     from tradeoff import sql_eval
-    from tradeoff.spider import metric, sandbox
+    from tradeoff.spider import sandbox, score as spider_score
 
     pipeline = yaml.safe_load((repo / "params.yaml").read_text())["eval_sql"]["timeout_s"]
     args = sql_eval.build_parser().parse_args(["--gold", "g", "--pred", "p", "--db", "d"])
     assert args.timeout == pipeline == sandbox.DEFAULT_TIMEOUT_S
-    for function in (metric.score, sandbox.execute, sandbox.execute_in_worker, sandbox.Executor.__init__):
+    for function in (spider_score.score, sandbox.execute, sandbox.execute_in_worker, sandbox.Executor.__init__):
         assert inspect.signature(function).parameters["timeout_s"].default == pipeline, function

@@ -121,14 +121,14 @@ def test_a_crashing_worker_costs_one_query(db):
 def test_a_query_the_rewrite_cannot_parse_fails_alone(db):
     """Seen in the real run: a generated query nested 100+ parentheses deep makes sqlparse (the
     official DISTINCT rewrite) raise; that prediction is wrong, the others are still scored."""
-    from tradeoff.spider import metric
+    from tradeoff.spider import score as spider_score
 
     db_dir = db.parent / "database"
     (db_dir / "shop").mkdir(parents=True)
     db.rename(db_dir / "shop" / "shop.sqlite")
     gold = {"db_id": "shop", "query": "SELECT count(*) FROM item"}
     deep = "SELECT " + "(" * 150 + "count(*)" + ")" * 150 + " FROM item"
-    records = metric.score([gold, gold], [deep, "SELECT count(*) FROM item"], db_dir, workers=1)
+    records = spider_score.score([gold, gold], [deep, "SELECT count(*) FROM item"], db_dir, workers=1)
     assert records[0]["verdict"] == 0 and "grouping depth" in records[0]["error"]
     assert records[1]["verdict"] == 1
 

@@ -152,3 +152,49 @@ def gguf_parsed_once():
         yield
     finally:
         gguf_lib.GGUFReader, gguf_lib.get_tensor_name_map = real_reader, real_map
+
+
+def pin_special_tokens(tokenizer, model, ids: dict[str, int]) -> None:
+    """Make the tokenizer's and the model's special tokens (bos, eos, pad, unk) the ones the GGUF
+    file's metadata declares (`ids`, model/obtain.py's gguf_special_token_ids). transformers' GGUF
+    tokenizer conversion varies with its version: 5.17 makes <|im_start|> SmolLM2's eos and leaves
+    no pad; 5.24 (written for) reads <|im_end|> from the metadata, so there this changes nothing.
+    Training teaches the model to end each answer with the tokenizer's eos, which generation must
+    then stop on: without this a converted checkpoint's eos, and the trained model's stop, would
+    depend on the transformers version that converted it."""
+    for name, token_id in ids.items():
+        setattr(tokenizer, f"{name}_token", tokenizer.convert_ids_to_tokens(token_id))
+        if name != "unk":
+            for config in (model.config, model.generation_config):
+                setattr(config, f"{name}_token_id", token_id)
+
+
+# llama.cpp's pre-tokenizers (llama-vocab.cpp) that isolate every digit before GPT-2's regex, as the
+# original tokenizer.json of these models does (Digits(individual_digits) then ByteLevel)
+DIGITS_FIRST = {"smollm", "starcoder", "refact", "codeshell"}
+
+
+def match_pre_tokenizer(tokenizer, pre: str | None) -> None:
+    """Give the tokenizer the pre-tokenizer the GGUF file names (`tokenizer.ggml.pre`, `pre`).
+    transformers (5.17 and 5.24, tokenizers 0.23) converts a GGUF `gpt2` tokenizer with GPT-2's
+    pre-tokenizer whatever `tokenizer.ggml.pre` says; SmolLM2's (`smollm`) isolates each digit first,
+    as its original tokenizer and llama.cpp do. Without this a run of whitespace before a digit
+    splits otherwise ("\\n\\n3": \\n,\\n,3 instead of \\n\\n,3), which MMLU's 5-shot prompts meet
+    wherever a question starts with a number."""
+    if pre in DIGITS_FIRST:
+        from tokenizers import pre_tokenizers
+
+        tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)])
+
+
+def detach_gguf_quantizer(model) -> None:
+    """Let a model loaded from a GGUF file be saved as a plain checkpoint. transformers 5.24 attaches
+    its GGUF quantizer (`model.hf_quantizer`, whose `is_serializable()` is False) and a
+    `quantization_config` even when it dequantized every weight, and `save_pretrained` then refuses
+    ("is quantized with gguf and is not serializable"). The weights are already plain float tensors,
+    so detaching both loses nothing; without this the conversion cannot write its checkpoint."""
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config

@@ -12,7 +12,7 @@ from . import TradeoffError, read_text
 
 CATEGORIES = ("STEM", "humanities", "social sciences", "other")
 ENGINES = ("cached", "plain")  # eval_sql.engine: tradeoff/spider/generate.py
-MMLU_FORMATS = ("letters", "cloze", "both")  # eval_mmlu.format: mmlu/score.py
+MMLU_FORMATS = ("letters", "cloze", "both")  # eval_mmlu.format: mmlu/task.py
 # report.forgetting_axis (report/charts.py): a measure of the letters, of the calibrated letters, or of cloze
 FORGETTING_AXES = ("mmlu", "gold_prob", "answers_changed", "kl", "mmlu_calibrated",
                    "cloze", "cloze_norm", "cloze_gold_prob", "cloze_answers_changed", "cloze_kl")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import TradeoffError, atomic, cli
 from .config import CATEGORIES, MMLU_FORMATS
-from .mmlu import data, question, score
+from .mmlu import data, question, score, task
 from .model import load, obtain
 from .numerics import pin_cpu_numerics
 
@@ -71,8 +71,8 @@ def _score(args) -> None:
         os.environ["TRADEOFF_MODELS_DIR"] = str(Path(args.models_dir).resolve())
     identity = obtain.resolve(args.model, setting="--model")
     model, tokenizer = load.load_for_eval(identity, args.dtype, args.adapter)
-    records, summary = score.score_model(model, tokenizer, questions, shots, args.shots, categories,
-                                         args.batch_size, args.chat_template, args.format)
+    records, summary = task.score_model(model, tokenizer, questions, shots, args.shots, categories,
+                                        args.batch_size, args.chat_template, args.format)
     summary["seconds"] = round(time.perf_counter() - start, 2)
     summary["model"] = {k: identity[k] for k in ("name", "kind", "sha256", "revision") if k in identity}
     summary["adapter"] = args.adapter

@@ -3,7 +3,7 @@
     python -m tradeoff.sql_eval --gold dev_gold.sql --pred pred.sql --db spider/database [--verdicts out.jsonl]
 
 --gold: one `SQL<TAB>db_id` per line; --pred: one SQL per line. Prints EX overall and per
-hardness with counts. The scoring itself is tradeoff/spider/metric.py.
+hardness with counts. The scoring itself is tradeoff/spider/score.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from . import TradeoffError, atomic, cli, read_text
-from .spider.metric import format_summary, is_database_name, log_left_out, score, summarize
+from .spider.score import format_summary, is_database_name, log_left_out, score, summarize
 from .spider.sandbox import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S
 
 

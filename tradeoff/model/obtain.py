@@ -33,8 +33,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import TradeoffError, atomic
-from ..compat import gguf_parsed_once
+from .. import TradeoffError, atomic, compat
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +199,7 @@ def _check_sha256(path: Path, spec: dict, shown_as: Path | None = None) -> None:
 
 
 # Bump when convert_gguf changes what it writes: folders converted by an older recipe are redone.
-# 3: SmolLM2's tokenizer isolates digits before GPT-2's regex (match_pre_tokenizer).
+# 3: SmolLM2's tokenizer isolates digits before GPT-2's regex (compat.match_pre_tokenizer).
 CONVERSION = 3
 
 
@@ -217,43 +216,12 @@ def gguf_special_token_ids(gguf: Path) -> dict[str, int]:
             for name, key in GGUF_SPECIAL_TOKENS.items() if key in fields}
 
 
-def pin_special_tokens(tokenizer, model, ids: dict[str, int]) -> None:
-    """Make the tokenizer's and the model's special tokens the GGUF file's. transformers' GGUF
-    tokenizer conversion varies with its version (5.17 makes <|im_start|> SmolLM2's eos and leaves
-    no pad; 5.24 reads <|im_end|> from the metadata), and training teaches the model to end each
-    answer with the tokenizer's eos, which generation must then stop on."""
-    for name, token_id in ids.items():
-        setattr(tokenizer, f"{name}_token", tokenizer.convert_ids_to_tokens(token_id))
-        if name != "unk":
-            for config in (model.config, model.generation_config):
-                setattr(config, f"{name}_token_id", token_id)
-
-
-# llama.cpp's pre-tokenizers (llama-vocab.cpp) that isolate every digit before GPT-2's regex, as the
-# original tokenizer.json of these models does (Digits(individual_digits) then ByteLevel)
-DIGITS_FIRST = {"smollm", "starcoder", "refact", "codeshell"}
-
-
 def gguf_pre_tokenizer(gguf: Path) -> str | None:
     """The pre-tokenizer a GGUF file names (`tokenizer.ggml.pre`: smollm, qwen2, ...), if any."""
     from gguf import GGUFReader
 
     field = GGUFReader(str(gguf)).fields.get("tokenizer.ggml.pre")
     return bytes(field.parts[field.data[0]]).decode() if field else None
-
-
-def match_pre_tokenizer(tokenizer, pre: str | None) -> None:
-    """Give the tokenizer the pre-tokenizer the GGUF file names. transformers (5.17 and 5.24) converts
-    a GGUF `gpt2` tokenizer with GPT-2's pre-tokenizer whatever `tokenizer.ggml.pre` says; SmolLM2's
-    (`smollm`) isolates each digit first, as its original tokenizer and llama.cpp do. Without that
-    a run of whitespace before a digit splits otherwise ("\\n\\n3": \\n,\\n,3 instead of \\n\\n,3), which
-    MMLU's 5-shot prompts meet wherever a question starts with a number."""
-    if pre in DIGITS_FIRST:
-        from tokenizers import pre_tokenizers
-
-        tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Digits(individual_digits=True),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)])
 
 
 def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
@@ -264,7 +232,7 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     import torch  # after the line above: importing them takes 5-20 s
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with gguf_parsed_once():
+    with compat.gguf_parsed_once():
         log.info("conversion 1/3: reading the GGUF and its tokenizer (no progress bar; a minute for a large vocabulary)")
         step = time.monotonic()
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -277,13 +245,9 @@ def convert_gguf(gguf: Path, out_dir: Path, digest: str) -> None:
     weights = sum(tensors.values())
     log.info("conversion 2/3: %d tensors, %s of float32 weights in %.1f s", len(tensors), _mb(weights),
              time.monotonic() - step)
-    pin_special_tokens(tokenizer, model, special)
-    match_pre_tokenizer(tokenizer, pre)
-    # transformers refuses to save a model while its GGUF quantizer is attached; the weights are
-    # already dequantized, so detaching it loses nothing
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+    compat.pin_special_tokens(tokenizer, model, special)
+    compat.match_pre_tokenizer(tokenizer, pre)
+    compat.detach_gguf_quantizer(model)
     log.info("conversion 3/3: writing the checkpoint (about %s)", _mb(weights))
     step = time.monotonic()
     with atomic.output_dir(out_dir) as tmp:

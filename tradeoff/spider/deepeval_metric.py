@@ -24,7 +24,7 @@ from pathlib import Path
 from deepeval.metrics import BaseMetric
 from deepeval.test_case import LLMTestCase
 
-from . import metric
+from . import score
 from .prompt import extract_sql
 from .sandbox import DEFAULT_TIMEOUT_S
 
@@ -52,8 +52,8 @@ class SpiderExecutionAccuracy(BaseMetric):
             raise ValueError("SpiderExecutionAccuracy needs expected_output (the gold SQL) and "
                              "metadata={'db_id': ...} on the test case")
         sql = extract_sql(test_case.actual_output or "") if self.extract else (test_case.actual_output or "")
-        record = metric.score([{"db_id": db_id, "query": test_case.expected_output}], [sql], self.db_dir,
-                              keep_distinct=self.keep_distinct, timeout_s=self.timeout_s, workers=1)[0]
+        record = score.score([{"db_id": db_id, "query": test_case.expected_output}], [sql], self.db_dir,
+                             keep_distinct=self.keep_distinct, timeout_s=self.timeout_s, workers=1)[0]
         if record["left_out"]:
             self.error = f"{db_id}: {record['left_out']}" + (f" ({record['error']})" if record["error"] else "")
             raise ValueError(f"{self.db_dir}: cannot score this test case: {self.error}")

@@ -1,4 +1,6 @@
-"""Scoring one model on Spider: build the prompts, generate SQL greedily, extract it, score EX."""
+"""Scoring one model on Spider: build the prompts (prompt.py), generate SQL greedily (generate.py),
+extract it, score EX (score.py). `evaluate` is the entry the eval_sql and curve stages call, with
+the same signature as mmlu/task.py's."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 from .. import TradeoffError
 from ..config import EvalSqlParams, Params, PromptParams
 from ..timing import phase
-from . import metric, prompt
+from . import prompt, score
 from .data import database_path, load_split
 from ..model.load import merged_where_exact
 from .generate import generate
@@ -45,19 +47,19 @@ def score_model(model, tokenizer, examples: list[dict], spider_root: Path, promp
     raw = dict(zip(runnable, replies))
     predicted = [prompt.extract_sql(raw[i]) if i in raw else "" for i in range(len(examples))]
     with phase("execute SQL"):
-        verdicts = metric.score(examples, predicted, spider_root / "database", keep_distinct=eval_params.keep_distinct,
-                                timeout_s=eval_params.timeout_s, workers=eval_params.workers)
+        verdicts = score.score(examples, predicted, spider_root / "database", keep_distinct=eval_params.keep_distinct,
+                               timeout_s=eval_params.timeout_s, workers=eval_params.workers)
     records = []
     for i, (ex, v) in enumerate(zip(examples, verdicts)):
         records.append({"index": i, "db_id": ex["db_id"], "question": ex["question"], "gold": ex["query"],
                         "reply": raw.get(i, ""), "sql": predicted[i], "verdict": v["verdict"],
                         "error": v["error"], "left_out": v["left_out"], "hardness": v["hardness"]})
-    summary = metric.summarize(verdicts)
-    metric.log_left_out(summary)
+    summary = score.summarize(verdicts)
+    score.log_left_out(summary)
     return records, summary
 
 
-def score_with_params(model, tokenizer, spider_root: Path, params: Params) -> tuple[list[dict], dict]:
+def evaluate(model, tokenizer, spider_root: Path, params: Params) -> tuple[list[dict], dict]:
     """Spider dev EX of the prepared data under `spider_root`, with the prompt and eval_sql
     settings of `params` (as the eval_sql and curve stages score): records and summary."""
     examples = load_split(spider_root, "dev")[: params.eval_sql.limit or None]

@@ -1,0 +1,34 @@
+"""What the eval_sql and eval_mmlu stages share: load one model (the base, or it with an arm's
+adapter), score it with a task's `evaluate` (spider/task.py, mmlu/task.py) and write the records
+and the summary atomically."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from . import atomic
+from .config import Params
+from .model.load import load_prepared
+from .timing import log_phases, phase
+
+log = logging.getLogger(__name__)
+
+# a task's entry: (model, tokenizer, the task's prepared-data folder, params) -> (records, summary)
+Evaluate = Callable[..., tuple[list[dict], dict]]
+
+
+def evaluate_and_write(evaluate: Evaluate, data: Path, task_folder: str, adapter: str, out: Path, metrics: Path,
+                       params: Params) -> None:
+    """Score the model of the prepared data `data` (with the LoRA adapter folder `adapter`, or
+    `none` for the base model) by `evaluate` on `data / task_folder`; write the records (`out`,
+    JSON lines) and the summary (`metrics`). Both outputs are checked writable before the model loads."""
+    atomic.check_writable(out, metrics)
+    with phase("load model"):
+        model, tokenizer = load_prepared(data / "model.json", params.model.dtype, None if adapter == "none" else adapter)
+    records, summary = evaluate(model, tokenizer, data / task_folder, params)
+    with phase("write"):
+        atomic.write_jsonl(out, records)
+        atomic.write_json(metrics, summary)
+    log_phases(log, f"{task_folder}: time by phase")

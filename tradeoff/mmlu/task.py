@@ -1,0 +1,172 @@
+"""Scoring one model on MMLU as lm-evaluation-harness's `mmlu` task scores it, with one forward pass
+per question: prompts (prompt.py, cloze.py) -> the model's log-likelihoods -> accuracy (score.py).
+`evaluate` is the entry the eval_mmlu and curve stages call, with the same signature as
+spider/task.py's.
+
+Prompt (lm-eval's original MMLU format): a header naming the subject, k shots taken from the
+first rows of the subject's dev split, then the question; the prediction is the letter whose
+continuation (" A" ... " D") has the highest log-likelihood after "Answer:".
+
+Speed without changing a score: all prompts of a subject share their header and shots, so that
+common token prefix is run once and its key/value cache reused for every question; the rest
+of each prompt is left-padded with explicit position ids, and only the last position's logits
+are computed. A question therefore sees exactly the tokens it would see alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from .. import TradeoffError
+from ..config import Params
+from ..timing import phase
+from .data import load_csv_dir, select
+from ..model import kv_cache
+from ..model.load import merged_where_exact
+from . import cloze
+from .score import check_shots, summarize
+from .prompt import fit_shots
+from .question import LETTERS, Question, category_map
+
+log = logging.getLogger(__name__)
+
+
+def wants_bos(config) -> bool:
+    """lm-eval prepends BOS only for Gemma models, whose outputs degrade without it."""
+    return "gemma" in str(getattr(config, "model_type", "")).lower()
+
+
+def letter_token_ids(tokenizer) -> list[int]:
+    """Token ids of " A" ... " D"; each must be one token for the one-pass scoring."""
+    ids = []
+    for letter in LETTERS:
+        enc = tokenizer(f" {letter}", add_special_tokens=False)["input_ids"]
+        if len(enc) != 1:
+            raise TradeoffError(f"tokenizer splits ' {letter}' into {len(enc)} tokens; one-pass scoring needs one")
+        ids.append(enc[0])
+    return ids
+
+
+def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, add_bos: bool = False,
+                  progress=None) -> list[list[float]]:
+    """Log-likelihood of " A".." D" after each prompt. Prompts that share a prefix (a subject's
+    header and shots) reuse its key/value cache."""
+    import torch
+
+    device = next(model.parameters()).device
+    letters = torch.tensor(letter_token_ids(tokenizer), device=device)
+    with phase("tokenize"):
+        enc = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    if add_bos and tokenizer.bos_token_id is not None:
+        enc = [[tokenizer.bos_token_id] + e for e in enc]
+    # lm-eval scores the continuation as whole[len(context):]; check that " A" is one token there
+    p_len = min(kv_cache.common_prefix_len(enc), min(len(e) for e in enc) - 1)
+    prefix = torch.tensor([enc[0][:p_len]], device=device)
+    order = sorted(range(len(prompts)), key=lambda i: -len(enc[i]))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    batches = []  # letter log-probs stay on the device: one read-back at the end, no sync per batch
+    with torch.inference_mode(), phase("forward"):
+        cache_kw = kv_cache.cache_kwarg(model)
+        prefix_cache = kv_cache.returned_cache(model(prefix, use_cache=True)) if p_len else None
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            ids, mask, pos = kv_cache.to_device(kv_cache.left_padded([enc[i][p_len:] for i in idx], p_len, pad),
+                                                device)
+            kwargs = {}
+            if prefix_cache is not None:
+                kwargs[cache_kw] = kv_cache.expand(prefix_cache, len(idx))
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                           use_cache=prefix_cache is not None, logits_to_keep=1, **kwargs).logits[:, -1, :]
+            batches.append(torch.log_softmax(logits.float(), dim=-1)[:, letters])
+            if progress is not None:
+                progress.update(len(idx))
+        logprobs = torch.cat(batches).cpu().tolist() if batches else []
+    out: list[list[float] | None] = [None] * len(prompts)
+    for i, lp in zip(order, logprobs):
+        out[i] = lp
+    return out  # type: ignore[return-value]
+
+
+def _checked(lls: list[float], subject: str, q: Question) -> list[float]:
+    if not all(math.isfinite(x) for x in lls):
+        # max() over four NaNs would answer A every time: a broken model, not a result
+        raise TradeoffError(f"MMLU {subject} question {q.index}: the model's log-likelihoods are not "
+                            f"finite ({lls}); its weights or its arithmetic are broken")
+    return lls
+
+
+def _letters(model, tokenizer, subject, qs, shots, k, batch_size, chat, max_tokens, add_bos, bar) -> list[dict]:
+    with phase("prompts"):
+        fitted = [fit_shots(tokenizer, q, shots, k, max_tokens, chat) for q in qs]
+    scores = score_prompts(model, tokenizer, [p for p, _ in fitted], batch_size, add_bos, progress=bar)
+    return [{"pred": LETTERS[max(range(4), key=lambda j: lls[j])], "loglik": [round(x, 6) for x in lls],
+             "shots_dropped": k - used}
+            for q, (_, used), lls in zip(qs, fitted, (_checked(x, subject, q) for x, q in zip(scores, qs)))]
+
+
+def _cloze(model, tokenizer, subject, qs, shots, k, batch_size, chat, max_tokens, add_bos, bar) -> list[dict]:
+    with phase("prompts"):
+        fitted = [cloze.fit_cloze(tokenizer, q, shots, k, max_tokens, chat) for q in qs]
+    scores = cloze.score_contexts(model, tokenizer, [p for p, _ in fitted], [q.choices for q in qs], batch_size,
+                                  add_bos, progress=bar)
+    out = []
+    for q, (_, used), lls in zip(qs, fitted, scores):
+        pred, pred_norm = cloze.predictions(_checked(lls, subject, q), q.choices)
+        out.append({"cloze_pred": pred, "cloze_norm_pred": pred_norm, "cloze_loglik": [round(x, 6) for x in lls],
+                    "cloze_shots_dropped": k - used})
+    return out
+
+
+def score_questions(model, tokenizer, questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int,
+                    batch_size: int = 16, chat: bool = False, max_tokens: int | None = None,
+                    add_bos: bool = False, fmt: str = "letters") -> list[dict]:
+    """One record per question: subject, index, gold, and per format scored (`fmt`: letters,
+    cloze or both) the predicted letter(s), the four log-likelihoods and how many shots were
+    dropped to fit the context. Letters: pred, loglik, shots_dropped; cloze: cloze_pred (acc),
+    cloze_norm_pred (acc_norm), cloze_loglik, cloze_shots_dropped."""
+    from tqdm.auto import tqdm
+
+    scorers = {"letters": [_letters], "cloze": [_cloze], "both": [_letters, _cloze]}[fmt]
+    records = []
+    total = sum(len(v) for v in questions.values()) * len(scorers)
+    with tqdm(total=total, desc=f"MMLU ({fmt})", unit="q") as bar:
+        for subject, qs in questions.items():
+            parts = [scorer(model, tokenizer, subject, qs, shots.get(subject, []), k, batch_size, chat, max_tokens,
+                            add_bos, bar) for scorer in scorers]
+            for q, *fields in zip(qs, *parts):
+                record = {"subject": subject, "index": q.index, "gold": q.answer}
+                for f in fields:
+                    record.update(f)
+                records.append(record)
+    return records
+
+
+def score_model(model, tokenizer, questions: dict[str, list[Question]], shots: dict[str, list[Question]], k: int,
+                categories: dict[str, str], batch_size: int = 16, chat: bool = False,
+                fmt: str = "letters") -> tuple[list[dict], dict]:
+    """Records and summary of one model, with lm-eval's settings for this model (context
+    length, BOS for Gemma)."""
+    check_shots(questions, shots, k)
+    with phase("merge adapter"):
+        model = merged_where_exact(model)
+    records = score_questions(model, tokenizer, questions, shots, k, batch_size, chat,
+                       max_tokens=getattr(model.config, "max_position_embeddings", None),
+                       add_bos=wants_bos(model.config), fmt=fmt)
+    summary = summarize(records, categories)
+    summary["shots"] = k
+    return records, summary
+
+
+def evaluate(model, tokenizer, mmlu_root: Path, params: Params) -> tuple[list[dict], dict]:
+    """Records and summary for the test questions under `mmlu_root` (the CSV layout), with the
+    categories, limit, shots and batch of params.eval_mmlu (as the eval_mmlu and curve stages score)."""
+    p = params.eval_mmlu
+    categories = category_map(p.category_map)
+    with phase("read data"):
+        questions, shots = load_csv_dir(mmlu_root, "test")
+    keep = None if p.categories == "all" else list(p.categories)  # a list, as select's message shows it
+    questions = select(questions, categories, keep, p.limit_per_subject)
+    return score_model(model, tokenizer, questions, shots, p.shots, categories, batch_size=p.batch_size,
+                       chat=p.chat_template, fmt=p.format)
