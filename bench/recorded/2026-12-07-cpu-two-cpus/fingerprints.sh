@@ -5,7 +5,7 @@ set -uo pipefail
 cd /tmp/repo && source bench/recorded/2026-12-07-cpu-two-cpus/env.sh
 python -c "import torch; print('torch', torch.__version__, torch.__file__)"
 time python -m dvc repro prepare 2>&1 | tail -3
-for site in /tmp/t213 ""; do
+for site in $(test -d /tmp/t213 && echo /tmp/t213) ""; do
   export PYTHONPATH=/tmp/repo:${site:+$site:}/tmp/site
   for t in 2 16; do
     python bench/cpu_fingerprint.py --data data/prepared --threads $t 2>/dev/null | tail -1
