@@ -90,7 +90,7 @@ def test_scientific_notation_without_a_dot_is_a_number(tmp_path, repo):
 # the shipped params.yaml, section by section, as the stages receive it
 SHIPPED = Params(
     lr=2.0e-4, arms={"exp1": ArmParams(), "exp2": ArmParams(lr=5.0e-5)},
-    model=ModelParams(name="bundled", dtype="bfloat16"),
+    model=ModelParams(name="bundled", dtype="float32"),
     data=DataParams(spider="sample", mmlu="sample", seed=0, sample_train_per_db=None, sample_dev_per_db=16),
     prompt=PromptParams(sample_rows=0, max_prompt_tokens=1024),
     lora=LoraParams(r=16, alpha=32, dropout=0.0, target_modules="all-linear"),

@@ -14,6 +14,7 @@ from typing import Callable
 from . import TradeoffError, read_text
 from .config import load_params
 from .gpu import claim_gpu
+from .numerics import pin_cpu_numerics
 
 
 def setup_logging(fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
@@ -90,6 +91,7 @@ def run(main, args: argparse.Namespace) -> None:
     """A stage: call main(args, params), params the checked Params of --params, and exit with its status."""
     setup_logging()
     claim_gpu()  # before anything imports torch
+    pin_cpu_numerics()  # likewise: torch and MKL read it once
     status = exit_status(lambda: main(args, load_params(args.params)))
     if status:
         sys.exit(status)

@@ -21,6 +21,7 @@ from . import TradeoffError, atomic, cli
 from .config import CATEGORIES, MMLU_FORMATS
 from .mmlu import data, question, score, task
 from .model import load, obtain
+from .numerics import pin_cpu_numerics
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cli.setup_logging()
+    pin_cpu_numerics()  # the eval_mmlu stage's arithmetic (cli.run does it there)
     return cli.exit_status(lambda: _score(args))
 
 
