@@ -1,13 +1,13 @@
-"""The same float32 bits on any x86 CPU: pin the kernels torch picks by instruction set.
+"""Float32 bits that do not depend on the x86 CPU's instruction set: pin the kernels torch picks.
 
 torch's own kernels (softmax, norms, reductions) are chosen at run time by the CPU's widest vector
 instructions (AVX2, AVX-512), and MKL's matrix products likewise; a wider vector sums in another
 order, so the same run gives other last bits on another CPU, and after 40 training steps other
 metrics. Pinned to AVX2 (which every x86 CPU of the last ten years has) with MKL's conditional
-numerical reproducibility and a fixed thread count, the embedded run computes the same bits on an
-AVX2-only EPYC and on an AVX-512 Xeon (bench/cpu_fingerprint.py compares them). Applies to CPU
-runs only and must run before torch is imported: torch and MKL read these variables once.
-A variable the user already set is kept.
+numerical reproducibility mode and a fixed thread count, the instruction set no longer picks the
+kernels (bench/cpu_fingerprint.py shows, on one CPU, that each of torch's and MKL's choices alone
+changes the bits, and compares two CPUs). Applies to CPU runs only and must run before torch is
+imported: torch and MKL read these variables once. A variable the user already set is kept.
 """
 
 from __future__ import annotations
