@@ -3,6 +3,8 @@ scoring left (mmlu/task.py); pure functions, no model."""
 
 from __future__ import annotations
 
+import math
+
 from .. import TradeoffError
 from .question import Question
 
@@ -19,7 +21,8 @@ def _accuracy(records: list[dict], categories: dict[str, str], pred_key: str) ->
     n = sum(len(v) for v in by_subject.values())
     return {
         "acc": sum(sum(v) for v in by_subject.values()) / n if n else None,
-        "macro_acc": sum(x["acc"] for x in subjects.values()) / len(subjects) if subjects else None,
+        # fsum: the exactly rounded sum; Python 3.12's sum() rounds differently from 3.11's
+        "macro_acc": math.fsum(x["acc"] for x in subjects.values()) / len(subjects) if subjects else None,
         "n": n,
         "categories": {c: {"acc": sum(v) / len(v), "n": len(v)} for c, v in sorted(cats.items())},
         "subjects": subjects,
