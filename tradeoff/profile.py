@@ -46,7 +46,10 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 
 def read_profile(path: str | Path) -> dict[str, object]:
     path = Path(path)
-    text = read_text(path)  # a missing file, a folder or bad bytes: one line naming it
+    if not path.exists():  # a bare name like `real-study`: say what a profile is and where they are
+        shipped = ", ".join(sorted(str(f) for f in Path("profiles").glob("*.yaml"))) or "none here"
+        raise TradeoffError(f"{path}: file not found; a profile is a YAML file (shipped: {shipped})")
+    text = read_text(path)  # a folder or bad bytes: one line naming it
     try:
         tree = yaml.safe_load(text)
     except yaml.YAMLError:
