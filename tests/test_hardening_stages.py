@@ -20,6 +20,10 @@ from test_stage_errors import _spider_zip, assert_refused, run_stage, set_params
 OFFLINE = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9"}  # tries the network, which cannot answer
 
 
+# the two stages that check params and data, with their commands' arguments as in dvc.yaml
+BOTH_CHECKS = [("check_params.py", "--out", "data/params.ok", "--arms", "data/arms"),
+               ("prepare.py", "--out", "data/prepared")]
+
 def stage_env(repo, **extra):
     return {**os.environ, "PYTHONPATH": str(repo), "TRADEOFF_MODELS_DIR": str(repo / "models"), **extra}
 
@@ -269,8 +273,8 @@ def test_check_params_passes_a_hub_id_the_hub_or_the_local_cache_has(repo, workd
     assert proc.returncode == 0 and "the params fit the base model" in proc.stderr, proc.stderr[-2000:]
     set_params(workdir, lora__r=16)  # the cached config is what both stages check against
     before = snapshot(workdir)
-    for script, out in [("check_params.py", "data/params.ok"), ("prepare.py", "data/prepared")]:
-        proc = run_stage(repo, workdir, script, "--out", out, env_extra={**OFFLINE, **cache})
+    for script, *args in BOTH_CHECKS:
+        proc = run_stage(repo, workdir, script, *args, env_extra={**OFFLINE, **cache})
         assert_refused(proc, "params.yaml: lora.r = 16 is larger than the hidden size of the model (8)")
     assert snapshot(workdir) == before
 
@@ -288,8 +292,8 @@ def test_check_params_and_prepare_refuse_spider_data_with_no_examples(repo, work
     deletes the previous outputs (a failing prepare cost them); prepare keeps its own check."""
     set_params(workdir, data__spider=str(_spider_zip(workdir, sample_spider, mutate)))
     before = snapshot(workdir)
-    for script, out in [("check_params.py", "data/params.ok"), ("prepare.py", "data/prepared")]:
-        assert_refused(run_stage(repo, workdir, script, "--out", out), fragment)
+    for script, *args in BOTH_CHECKS:
+        assert_refused(run_stage(repo, workdir, script, *args), fragment)
     assert snapshot(workdir) == before
 
 
