@@ -2,13 +2,14 @@
 #   make repro   set up, then run the whole study (dvc repro) on the embedded default
 #   make test    set up, then run the test suite
 #   make show    the experiments in a table a terminal fits (`dvc exp show` plain: every column)
+#   make share-setup REMOTE=<path or URL>   this clone's DVC remote, for dvc exp push/pull (docs/sharing.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: setup setup-dev repro show test clean
+.PHONY: setup setup-dev repro show share-setup test clean
 
 setup: $(STAMP)
 
@@ -46,6 +47,14 @@ show: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc exp show --only-changed \
 		--drop '.*/|^predictions$$|^Created$$|^Executor$$|^(?!data\.)[^.]+\.(ex|mmlu)$$' \
 		--keep '^(lr|train\.seed)$$' --keep '^[^.]+\.d_(ex|mmlu)$$'
+
+# the DVC remote that `dvc exp push`/`dvc exp pull` send adapters and predictions to, as the default remote
+# `store` of this clone only (.dvc/config.local, not in git): a path one machine has must not become every
+# clone's default, nor be committed into each experiment by `dvc exp run`. A team remote every machine
+# reaches (s3://..., ssh://...) may instead go into .dvc/config: `dvc remote add -d store <url>`, committed
+share-setup:
+	@test -n "$(REMOTE)" || { echo "usage: make share-setup REMOTE=<path or URL of the DVC remote>"; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" dvc remote add --local --force -d store "$(REMOTE)"
 
 test: setup-dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
