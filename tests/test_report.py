@@ -151,3 +151,17 @@ def test_vectorised_bootstrap_gives_the_plain_loops_bits():
         floats = [rng.random() for _ in range(n)], [rng.random() / 3 for _ in range(n)]
         for base, arm in (ints, floats):
             assert paired_bootstrap(base, arm, 300, 7) == plain(base, arm, 300, 7)
+
+
+def test_the_largest_drops_list_only_subjects_that_dropped():
+    """subject_drops gives the five lowest deltas, unchanged subjects included; the report names drops only."""
+    from tradeoff.report.table import _forgetting_lines
+
+    def row(subject, delta):
+        return {"subject": subject, "n": 10, "delta": delta, "delta_ci": (delta - 0.1, delta + 0.1),
+                "mcnemar_p": 0.5, "holm_significant": False}
+
+    lines = _forgetting_lines({"forgetting": {"exp1": {}}, "subject_drops": {
+        "exp1": [row("chemistry", -0.2), row("astronomy", 0.0)], "exp2": [row("astronomy", 0.0)]}})
+    assert "- exp1: chemistry (10) -20.0" in "\n".join(lines) and "astronomy" not in "\n".join(lines)
+    assert "- exp2: no subject dropped" in lines

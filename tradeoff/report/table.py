@@ -282,8 +282,8 @@ def _forgetting_lines(result: dict) -> list[str]:
     for m, rows in (result.get("subject_drops") or {}).items():
         cells = [f"{r['subject']} ({r['n']}) {_signed(r['delta'])} [{_signed(r['delta_ci'][0])}, "
                  f"{_signed(r['delta_ci'][1])}] p={r['mcnemar_p']:.2g}{' ✓' if r['holm_significant'] else ''}"
-                 for r in rows]
-        lines.append(f"- {m}: " + "; ".join(cells))
+                 for r in rows if r["delta"] < 0]  # the five lowest deltas include unchanged subjects
+        lines.append(f"- {m}: " + ("; ".join(cells) or "no subject dropped"))
     return lines
 
 
