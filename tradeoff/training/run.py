@@ -55,14 +55,8 @@ def train_arm(params: Params, arm: str, identity: dict, examples: list[dict], sp
         examples = examples[: t.max_train_examples]
     rows = sft_rows(tokenizer, examples, spider_root, params.prompt.sample_rows, params.prompt.max_prompt_tokens)
 
-    # 1. resume an interrupted run of the same settings, or start afresh; the settings as the file
-    # gives them (mappings), so that the fingerprint of a run is what it was before typed params
-    as_file = params.to_dict()
-    settings = {"lr": lr, "lora": as_file["lora"], "train": as_file["train"],
-                "model": identity.get("sha256") or identity.get("revision"),
-                "dtype": params.model.dtype, "curve_points": curve_points}
-    if method != "lora":
-        settings["method"] = method  # a LoRA arm's fingerprint stays what it was before arms had methods
+    # 1. resume an interrupted run of the same settings, or start afresh
+    settings = _run_settings(params, identity, lr, method, curve_points)
     fp = fingerprint(settings, rows)
     ckpt_dir = out.checkpoints_root / arm
     # under `accelerate launch` (data parallel) every process runs this; one of them does the files
@@ -97,6 +91,18 @@ def train_arm(params: Params, arm: str, identity: dict, examples: list[dict], sp
     atomic.write_json(out.metrics, metrics)
     atomic.write_json(out.speed, speed)
     return {**metrics, **speed}
+
+
+def _run_settings(params: Params, identity: dict, lr: float, method: str, curve_points: int) -> dict:
+    """What a run's fingerprint covers: the settings as the file gives them (mappings), so that the
+    fingerprint of a run is what it was before typed params (and, for a LoRA arm, before methods)."""
+    as_file = params.to_dict()
+    settings = {"lr": lr, "lora": as_file["lora"], "train": as_file["train"],
+                "model": identity.get("sha256") or identity.get("revision"),
+                "dtype": params.model.dtype, "curve_points": curve_points}
+    if method != "lora":
+        settings["method"] = method
+    return settings
 
 
 def _train_metrics(trainer, arm: str, lr: float, rows: list[dict], trainable: int, params: Params, tokenizer,
