@@ -113,3 +113,16 @@ def test_the_report_stage_takes_every_arm_of_the_params(repo, workdir):
     assert plane["wide"]["label"] == "wide (lr 1e-05)" and set(plane) == {"exp1", "exp2", "wide"}
     (preds / "mmlu_wide.jsonl").unlink()
     assert_refused(run_stage(repo, workdir, "report.py", *args), "mmlu_wide.jsonl")
+
+
+def test_full_fine_tuning_keeps_float32_master_weights_on_a_gpu():
+    """AdamW's steps at a full fine-tuning rate are below half a bf16 ulp: pure bf16 weights would not move."""
+    import torch
+
+    from tradeoff.training.model import weights_dtype
+
+    assert weights_dtype(torch.bfloat16, on_gpu=True, method="full") == torch.float32
+    assert weights_dtype(torch.bfloat16, on_gpu=True, method="lora") == torch.bfloat16
+    assert weights_dtype(torch.bfloat16, on_gpu=False, method="lora") == torch.float32
+    w = torch.tensor([0.02], dtype=torch.bfloat16)
+    assert torch.equal(w + 1e-5, w)  # the reason: such a step rounds away in bf16

@@ -36,6 +36,19 @@ def quantization_config(kind: str):
                               bnb_4bit_compute_dtype=torch.bfloat16)
 
 
+def weights_dtype(dtype, on_gpu: bool, method: str):
+    """The dtype training holds the model's weights in; `dtype` is the compute dtype (model.dtype).
+    Half precision means float32 master weights under autocast where weights train: on a CPU always
+    (pure bf16 is slower there), and for method `full` on a GPU too, since AdamW's steps at a full
+    fine-tuning rate (1e-5 of a weight) are below half a bf16 ulp (2^-9) and would round away. A
+    LoRA arm's frozen base stays in half precision on a GPU; PEFT keeps its adapter in float32."""
+    import torch
+
+    if not on_gpu or method == "full":
+        return torch.float32
+    return dtype
+
+
 def base_model_and_lora(identity: dict, params: Params, on_gpu: bool, method: str = "lora"):
     """The base model as training loads it, and the LoRA config to put on it (None for method
     `full`: every weight of the model trains). `params`: an arm's (Params.arm(name).params)."""
@@ -46,8 +59,7 @@ def base_model_and_lora(identity: dict, params: Params, on_gpu: bool, method: st
     t, lora = params.train, params.lora
     quant = quantization_config(t.quantization)
     dtype = pick_dtype(params.model.dtype)
-    # on a CPU, half precision means float32 master weights under bf16 autocast (pure bf16 is slower there)
-    load_dtype = dtype if on_gpu else torch.float32
+    load_dtype = weights_dtype(dtype, on_gpu, method)
     if not on_gpu and dtype == torch.bfloat16 and not cpu_has_bf16():
         log.warning("model.dtype=bfloat16 on a CPU without bf16 instructions (no avx512_bf16 or amx_bf16 in "
                     "/proc/cpuinfo): training runs a slow fallback, about 50x slower; model.dtype: float32 is "
