@@ -17,13 +17,17 @@ def _in_repo(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
-@pytest.mark.parametrize("profiles", [["profiles/real-study.yaml"],
-                                      ["profiles/real-study.yaml", "profiles/gemma-2b-it.yaml"]])
-def test_dvc_applies_the_printed_overrides_exactly_as_written_params(profiles, tmp_path, capsys):
+ARMS = ["--set", "arms.exp1.seed=1", "--set", "arms.exp2.lr=1e-3", "--set", "arms.exp3.method=full"]
+
+
+@pytest.mark.parametrize("profiles, extra", [(["profiles/real-study.yaml"], []),
+                                             (["profiles/real-study.yaml", "profiles/gemma-2b-it.yaml"], []),
+                                             (["profiles/real-study.yaml"], ARMS)])
+def test_dvc_applies_the_printed_overrides_exactly_as_written_params(profiles, extra, tmp_path, capsys):
     from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` calls
 
-    assert profile.main([*profiles, *DATA, "--write-params", str(tmp_path / "merged.yaml")]) == 0
-    assert profile.main([*profiles, *DATA]) == 0
+    assert profile.main([*profiles, *DATA, *extra, "--write-params", str(tmp_path / "merged.yaml")]) == 0
+    assert profile.main([*profiles, *DATA, *extra]) == 0
     words = capsys.readouterr().out.split()  # the shell splits $(...) the same way
     assert words[0::2] == ["-S"] * (len(words) // 2)
     applied = tmp_path / "params.yaml"
@@ -35,6 +39,8 @@ def test_dvc_applies_the_printed_overrides_exactly_as_written_params(profiles, t
     assert merged.data.sample_dev_per_db is None and merged.train.max_steps == -1
     if len(profiles) == 2:
         assert merged.model.name == "google/gemma-2b-it" and merged.model.dtype == "auto"
+    if extra:  # an arm's new field, a field it had, and a new arm
+        assert merged.to_dict()["arms"] == {"exp1": {"seed": 1}, "exp2": {"lr": 1e-3}, "exp3": {"method": "full"}}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -44,6 +50,7 @@ def test_dvc_applies_the_printed_overrides_exactly_as_written_params(profiles, t
     (["profiles/real-study.yaml", "--set", "data.spider=/my data/spider.zip", "--set", "data.mmlu=x"],
      "has white space"),
     (["profiles/nope.yaml"], "profiles/nope.yaml: file not found"),
+    (["profiles/real-study.yaml", *DATA, "--set", "arms.exp1.sed=1"], "arms.exp1.sed: an arm has no field 'sed'"),
 ])
 def test_mistakes_stop_with_one_line_and_write_nothing(args, message, tmp_path, capsys):
     out = tmp_path / "merged.yaml"
@@ -108,6 +115,7 @@ def dvc_calls(monkeypatch):
 
 @pytest.mark.parametrize("args, message", [
     (["profiles/nope.yaml"], "profiles/nope.yaml: file not found"),
+    (["profiles/real-study.yaml", *DATA, "--set", "arms.exp1.sed=1"], "arms.exp1.sed: an arm has no field 'sed'"),
     (["nope"], "nope: file not found"),
     (["profiles/real-study.yaml"], "profiles/real-study.yaml: data.spider is REQUIRED; give it with --set"),
     (["profiles/real-study.yaml", *DATA, "--set", "train.batch_sise=4"], "--set: train.batch_sise is not a key"),

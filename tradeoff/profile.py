@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import logging
 import shlex
 import subprocess
@@ -27,9 +28,10 @@ from pathlib import Path
 import yaml
 
 from . import TradeoffError, atomic, cli, read_text
-from .config import load_params, parse_params
+from .config import ArmParams, load_params, parse_params
 
 REQUIRED = "REQUIRED"
+ARM_FIELDS = {f.name for f in dataclasses.fields(ArmParams)}
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
@@ -75,6 +77,12 @@ def merge(base: dict, overrides: dict[str, object], where: dict[str, str]) -> di
     params = copy.deepcopy(base)
     for key, value in overrides.items():
         node, parts = params, key.split(".")
+        if _is_arm_field(key):  # arms are data: any arm name, any arm field (parse_params checks both)
+            params.setdefault("arms", {}).setdefault(parts[1], {})[parts[2]] = value
+            continue
+        if len(parts) == 3 and parts[0] == "arms":
+            raise TradeoffError(f"{where[key]}: {key}: an arm has no field {parts[2]!r}; "
+                                f"allowed: {', '.join(sorted(ARM_FIELDS))}")
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
                 raise TradeoffError(f"{where[key]}: {key} is not a key of params.yaml")
@@ -85,6 +93,13 @@ def merge(base: dict, overrides: dict[str, object], where: dict[str, str]) -> di
             raise TradeoffError(f"{where[key]}: {key} is {REQUIRED}; give it with --set {key}=...")
         node[parts[-1]] = value
     return params
+
+
+def _is_arm_field(key: str) -> bool:
+    """`arms.<arm>.<field>`: an arm's own setting, which params.yaml may lack (a new arm, or a field
+    the arm did not give)."""
+    parts = key.split(".")
+    return len(parts) == 3 and parts[0] == "arms" and parts[2] in ARM_FIELDS
 
 
 def _render(value) -> str:
@@ -108,7 +123,8 @@ def set_arguments(overrides: dict[str, object], where: dict[str, str], shell: bo
         if not text or (shell and any(c.isspace() for c in text)):
             raise TradeoffError(f"{where[key]}: {key} = {value!r} has white space, which the shell would split; "
                                 f"give it to dvc yourself as -S '{key}=...'")
-        args += ["-S", f"{key}={text}"]
+        # `++` adds the key or overrides it (DVC's -S is Hydra's grammar): an arm's field may be new
+        args += ["-S", f"{'++' if _is_arm_field(key) else ''}{key}={text}"]
     return args
 
 
