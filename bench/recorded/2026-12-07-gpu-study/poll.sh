@@ -1,0 +1,17 @@
+#!/bin/bash
+# A poll call: waits up to $1 seconds (default 540) while the study runs, printing the finished experiments, the stages DVC
+# started and the GPU's use; then brings home (into $OUT) what is done: the experiments pushed with
+# `dvc exp push` to a bare git repository (remote.git, tarred) and the driver's logs.
+cd /tmp/repo && source bench/recorded/2026-12-07-gpu-study/env.sh
+K=/tmp/keep; end=$(( $(date +%s) + ${1:-540} ))
+while [ $(date +%s) -lt $end ] && ! grep -q "study end" $K/timeline.tsv 2>/dev/null; do sleep 20; done
+git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/
+tail -q -n 200 $K/q15-*.log 2>/dev/null | grep -hE "Running stage|is cached|Ran experiment|ERROR|error:|Traceback|time by phase" | tail -14
+nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+[ -d /tmp/remote.git ] || git clone -q --bare /tmp/repo /tmp/remote.git
+# while an experiment runs DVC holds the workspace's lock: then the finished ones go with plain git
+python -m dvc exp push /tmp/remote.git --no-cache 2>&1 | tail -2 | grep -v "Unable to acquire lock" \
+  || for r in $(git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/); do git push -q /tmp/remote.git $r:$r; done
+tar czf $OUT/remote.tgz -C /tmp remote.git
+tar czf $OUT/keep.tgz -C /tmp keep
+cat $K/timeline.tsv

@@ -1,0 +1,30 @@
+#!/bin/bash
+# The study the DVC way, started once in its own process session (it outlives the call that starts it; each
+# later call polls it with poll.sh):
+#   setsid bash bench/recorded/2026-12-07-gpu-study/study.sh </dev/null >/tmp/keep/study.log 2>&1 &
+# One experiment after another in the workspace, each with the project's profile command (checked before DVC
+# sees it; then `dvc exp run -n NAME -S ...`). params.yaml is reset to the commit's before each, so an
+# experiment is exactly real-study + its axis profile + its seed. In the workspace DVC skips every stage
+# whose inputs did not change (prepare, the base model's scores), which a queued experiment's fresh
+# workspace repeated: there the run cache restored check_params and prepare only (tried on a CPU).
+set -u
+cd /tmp/repo && source bench/recorded/2026-12-07-gpu-study/env.sh
+K=/tmp/keep; mkdir -p $K
+stamp() { echo "$(date +%s) $*" >> $K/timeline.tsv; }
+DATA="--set data.spider=/tmp/x/spider_data.zip --set data.mmlu=/tmp/x/mmlu"
+experiment() {  # experiment NAME AXIS_PROFILE [--set ...]
+  local name=$1 axis=$2; shift 2
+  git checkout -q HEAD -- params.yaml
+  stamp "start $name"
+  python -m tradeoff.profile run profiles/real-study.yaml profiles/$axis.yaml $DATA "$@" -n $name \
+    > $K/$name.log 2>&1
+  stamp "end $name rc=$?"
+  mkdir -p $K/$name && cp -r speed metrics reports params.yaml $K/$name/ 2>/dev/null  # speed/ is in no commit
+}
+nvidia-smi > $K/nvidia-smi.txt; git log --oneline -1 > $K/commit.txt
+experiment q15-rates-s0 study-rates --set train.seed=0
+experiment q15-rates-s1 study-rates --set train.seed=1
+experiment q15-ranks-s0 study-ranks --set train.seed=0
+experiment q15-full-s0 study-full --set train.seed=0
+experiment q15-rates-s2 study-rates --set train.seed=2
+stamp "study end"
