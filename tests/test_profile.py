@@ -143,3 +143,14 @@ def test_run_passes_a_value_with_white_space_as_one_argument(dvc_calls):
     assert profile.main(["run", "profiles/real-study.yaml", "--set", "data.spider=/my data/spider.zip",
                          "--set", "data.mmlu=hf:cais/mmlu"]) == 3
     assert "data.spider=/my data/spider.zip" in dvc_calls[0]
+
+
+@pytest.mark.parametrize("axis", sorted(p.name for p in (ROOT / "profiles").glob("study-*.yaml")))
+def test_each_study_profile_passes_the_params_checks_on_top_of_the_real_study(axis, tmp_path):
+    out = tmp_path / "merged.yaml"
+    assert profile.main(["profiles/real-study.yaml", f"profiles/{axis}", *DATA, "--write-params", str(out)]) == 0
+    merged = load_params(out)
+    assert merged.model.name == "bundled-qwen-1.5b" and len(merged.arms) >= 2
+    for name in merged.arms:  # every arm resolves: its rate, and LoRA alpha = 2r on the rank axis
+        arm = merged.arm(name)
+        assert arm.lr > 0 and (arm.method == "full" or arm.params.lora.alpha == 2 * arm.params.lora.r)
