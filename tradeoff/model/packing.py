@@ -153,7 +153,12 @@ def forward_row(model, row: Row, p_len: int, prefix_cache, keep):
     device = next(model.parameters()).device
     ids, pos, seg, branch = kv_cache.to_device(
         tuple(torch.tensor(x, dtype=torch.long) for x in (row.ids, row.pos, row.seg, row.branch)), device)
-    mask = block_mask(seg, branch, p_len) if uses_flex(model) else dense_mask(seg, branch, p_len)
+    if uses_flex(model):
+        mask = block_mask(seg, branch, p_len)
+    else:  # additive, as eager attention adds it to the scores (it would add a boolean one as 0/1); sdpa takes either
+        dtype = next(model.parameters()).dtype
+        mask = torch.zeros((), dtype=dtype, device=device).masked_fill(~dense_mask(seg, branch, p_len),
+                                                                         torch.finfo(dtype).min)
     kwargs = {kv_cache.cache_kwarg(model): kv_cache.expand(prefix_cache, 1)} if prefix_cache is not None else {}
     out = model(input_ids=ids[None], position_ids=pos[None], attention_mask=mask,
                 use_cache=prefix_cache is not None, logits_to_keep=keep, **kwargs)
@@ -221,9 +226,13 @@ def loglikelihoods(model, prefix: list[int], contexts: list[list[int]], continua
 
 def row_shape(device) -> tuple[int, int]:
     """Tokens per packed row and the multiple rows are padded to. On a GPU long rows keep it busy
-    (flex_attention skips the blocks no one attends to) and a multiple of 1024 keeps the compiled
-    kernel to a few shapes; on a CPU the dense mask's cost grows with the row's square."""
-    return (16384, 1024) if getattr(device, "type", str(device)) == "cuda" else (ROW_TOKENS_CPU, 1)
+    (flex_attention skips the blocks no one attends to; building the BlockMask evaluates the rule
+    over row x (prefix + row), hence not longer) and a multiple of 1024 keeps the compiled kernel
+    to a few shapes; on a CPU the dense mask's attention cost grows with the row's square."""
+    if getattr(device, "type", str(device)) == "cuda":
+        return ROW_TOKENS_GPU, 1024
+    return ROW_TOKENS_CPU, 1
 
 
+ROW_TOKENS_GPU = 8192
 ROW_TOKENS_CPU = 1024
