@@ -9,8 +9,10 @@ continuation (" A" ... " D") has the highest log-likelihood after "Answer:".
 
 Speed without changing a score: all prompts of a subject share their header and shots, so that
 common token prefix is run once and its key/value cache reused for every question; the rest
-of each prompt is left-padded with explicit position ids, and only the last position's logits
-are computed. A question therefore sees exactly the tokens it would see alone.
+of each prompt is packed end to end with the others, with explicit position ids and a mask that
+lets a token see only the prefix and its own question (model/packing.py), and only each
+question's last position reaches the output layer. A question therefore sees exactly the tokens
+it would see alone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .. import TradeoffError
 from ..config import Params
 from ..timing import phase
 from .data import load_csv_dir, select
-from ..model import kv_cache
+from ..model import kv_cache, packing
 from ..model.load import merged_where_exact
 from . import cloze
 from .score import check_shots, summarize
@@ -51,42 +53,24 @@ def letter_token_ids(tokenizer) -> list[int]:
 
 def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, add_bos: bool = False,
                   progress=None) -> list[list[float]]:
-    """Log-likelihood of " A".." D" after each prompt. Prompts that share a prefix (a subject's
-    header and shots) reuse its key/value cache."""
+    """Log-likelihood of " A".." D" after each prompt. The prompts' shared prefix (a subject's
+    header and shots) runs once; their remaining tokens are packed without padding
+    (model/packing.py). `batch_size` is kept for the callers; packed rows are sized by tokens."""
     import torch
 
     device = next(model.parameters()).device
-    letters = torch.tensor(letter_token_ids(tokenizer), device=device)
+    letters = [[t] for t in letter_token_ids(tokenizer)]
     with phase("tokenize"):
         enc = tokenizer(prompts, add_special_tokens=False)["input_ids"]
     if add_bos and tokenizer.bos_token_id is not None:
         enc = [[tokenizer.bos_token_id] + e for e in enc]
     # lm-eval scores the continuation as whole[len(context):]; check that " A" is one token there
     p_len = min(kv_cache.common_prefix_len(enc), min(len(e) for e in enc) - 1)
-    prefix = torch.tensor([enc[0][:p_len]], device=device)
-    order = sorted(range(len(prompts)), key=lambda i: -len(enc[i]))
+    max_tokens, multiple = packing.row_shape(device)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    batches = []  # letter log-probs stay on the device: one read-back at the end, no sync per batch
     with torch.inference_mode(), phase("forward"):
-        cache_kw = kv_cache.cache_kwarg(model)
-        prefix_cache = kv_cache.returned_cache(model(prefix, use_cache=True)) if p_len else None
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            ids, mask, pos = kv_cache.to_device(kv_cache.left_padded([enc[i][p_len:] for i in idx], p_len, pad),
-                                                device)
-            kwargs = {}
-            if prefix_cache is not None:
-                kwargs[cache_kw] = kv_cache.expand(prefix_cache, len(idx))
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                           use_cache=prefix_cache is not None, logits_to_keep=1, **kwargs).logits[:, -1, :]
-            batches.append(torch.log_softmax(logits.float(), dim=-1)[:, letters])
-            if progress is not None:
-                progress.update(len(idx))
-        logprobs = torch.cat(batches).cpu().tolist() if batches else []
-    out: list[list[float] | None] = [None] * len(prompts)
-    for i, lp in zip(order, logprobs):
-        out[i] = lp
-    return out  # type: ignore[return-value]
+        return packing.loglikelihoods(model, enc[0][:p_len], [e[p_len:] for e in enc], [letters] * len(enc),
+                                      max_tokens, multiple, pad, progress)
 
 
 def _checked(lls: list[float], subject: str, q: Question) -> list[float]:
@@ -131,7 +115,7 @@ def score_questions(model, tokenizer, questions: dict[str, list[Question]], shot
     scorers = {"letters": [_letters], "cloze": [_cloze], "both": [_letters, _cloze]}[fmt]
     records = []
     total = sum(len(v) for v in questions.values()) * len(scorers)
-    with tqdm(total=total, desc=f"MMLU ({fmt})", unit="q") as bar:
+    with tqdm(total=total, desc=f"MMLU ({fmt})", unit="q") as bar, packing.flex_on_cuda(model):
         for subject, qs in questions.items():
             parts = [scorer(model, tokenizer, subject, qs, shots.get(subject, []), k, batch_size, chat, max_tokens,
                             add_bos, bar) for scorer in scorers]

@@ -44,37 +44,3 @@ def to_device(tensors, device):
     if getattr(device, "type", str(device)) != "cuda":
         return tuple(t.to(device) for t in tensors)
     return tuple(t.pin_memory().to(device, non_blocking=True) for t in tensors)
-
-
-def repeat_rows(cache, times: int, rows: list[int] | None = None):
-    """A new cache of the chosen `rows` of `cache` (all by default), each repeated `times` times in
-    place (the k-th chosen row becomes rows k*times .. k*times+times-1); `cache` is left as it is."""
-    import torch
-    from transformers import DynamicCache
-
-    out = DynamicCache()
-    for i, layer in enumerate(cache.layers):
-        keys, values = layer.keys, layer.values
-        if rows is not None:
-            pick = torch.tensor(rows, device=keys.device)
-            keys, values = keys.index_select(0, pick), values.index_select(0, pick)
-        out.update(keys.repeat_interleave(times, dim=0), values.repeat_interleave(times, dim=0), i)
-    return out
-
-
-def left_padded(rows: list[list[int]], p_len: int, pad: int):
-    """A batch of token rows that continue a `p_len`-token cached prefix, left-padded so every row
-    ends at the last column: (input_ids, attention_mask over prefix + rows, position_ids). The
-    explicit positions make a padded row score as if it were alone."""
-    import torch
-
-    n, width = len(rows), max(len(r) for r in rows)
-    ids = torch.full((n, width), pad, dtype=torch.long)
-    mask = torch.zeros((n, p_len + width), dtype=torch.long)
-    mask[:, :p_len] = 1
-    pos = torch.full((n, width), p_len, dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
-        mask[i, p_len + width - len(r):] = 1
-        pos[i, width - len(r):] = torch.arange(p_len, p_len + len(r))
-    return ids, mask, pos
