@@ -24,7 +24,7 @@ experiment() {  # experiment NAME AXIS_PROFILE [--set ...]
 nvidia-smi > $K/nvidia-smi.txt; git log --oneline -1 > $K/commit.txt
 experiment q15-rates-s0 study-rates --set train.seed=0
 experiment q15-rates-s1 study-rates --set train.seed=1
+experiment q15-rates-s2 study-rates --set train.seed=2
 experiment q15-ranks-s0 study-ranks --set train.seed=0
 experiment q15-full-s0 study-full --set train.seed=0
-experiment q15-rates-s2 study-rates --set train.seed=2
 stamp "study end"
