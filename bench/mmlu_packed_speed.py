@@ -1,5 +1,5 @@
-"""MMLU scoring speed: the padded scorers (bench/mmlu_padded_reference.py, the path before
-packing) against the packed scorers (tradeoff/model/packing.py) on the same questions and model,
+"""MMLU scoring speed: the padded scorers (tradeoff/mmlu/padded.py, the GPU's path) against the
+packed scorers (tradeoff/model/packing.py, the CPU's path) on the same questions and model,
 in one run: forward seconds of each, their ratio, and how far the scores moved (questions whose
 letter or cloze answers differ, the largest |Δ log-likelihood|).
 
@@ -8,17 +8,28 @@ letter or cloze answers differ, the largest |Δ log-likelihood|).
 """
 
 import argparse
+import contextlib
 import logging
 import time
 
 import torch
 
-from mmlu_padded_reference import padded_scorers
 from tradeoff.mmlu import data as mmlu_data, question as mmlu_question, task as mmlu_task
-from tradeoff.model import load, obtain
+from tradeoff.model import load, obtain, packing
 from tradeoff.timing import seconds
 
 log = logging.getLogger("mmlu_packed_speed")
+
+
+@contextlib.contextmanager
+def scorers(packed: bool):
+    """Score through the packed (True) or the padded (False) path, whatever the device."""
+    saved = packing.wanted
+    packing.wanted = lambda device: packed
+    try:
+        yield
+    finally:
+        packing.wanted = saved
 
 
 def timed(model, tokenizer, questions, shots, args) -> tuple[list[dict], dict]:
@@ -68,14 +79,15 @@ def main():
     keep = mmlu_data.select(keep, mmlu_question.category_map("original"), None, args.limit)
     n = sum(len(v) for v in keep.values())
     warm = dict(list(keep.items())[:1])  # first calls pay for compilation and allocation, in both paths
-    with padded_scorers():
+    with scorers(packed=False):
         timed(model, tokenizer, warm, shots, args)
         old, old_t = timed(model, tokenizer, keep, shots, args)
-    timed(model, tokenizer, warm, shots, args)
-    new, new_t = timed(model, tokenizer, keep, shots, args)
+    with scorers(packed=True):
+        timed(model, tokenizer, warm, shots, args)
+        new, new_t = timed(model, tokenizer, keep, shots, args)
     print(f"\n{args.model} on {param.device} ({param.dtype}), {n} questions of {len(keep)} subjects, "
           f"format {args.format}")
-    for name, t in (("padded (before)", old_t), ("packed (now)", new_t)):
+    for name, t in (("padded", old_t), ("packed", new_t)):
         print(f"  {name:16s} forward {t.get('forward', 0):8.2f} s, total {t['total']:8.2f} s ("
               + ", ".join(f"{k} {v:.2f}" for k, v in t.items() if k not in ("forward", "total")) + ")")
     print(f"  speed-up (forward): {old_t.get('forward', 0) / max(new_t.get('forward', 0), 1e-9):.2f}x")

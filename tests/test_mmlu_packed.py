@@ -1,6 +1,6 @@
 """Shared-prefix packing (tradeoff/model/packing.py): the mask and positions of a packed row,
 token by token, and real MMLU subjects scored through the packed scorers and through the padded
-scorers they replaced (bench/mmlu_padded_reference.py) with the same answers."""
+padded scorers (tradeoff/mmlu/padded.py, the GPU's path) with the same answers."""
 
 import pytest
 
@@ -90,18 +90,18 @@ def test_packed_scores_are_each_prompt_run_alone(attn):
         assert p == pytest.approx(a, abs=1e-5)
 
 
-def test_packed_scorers_match_the_padded_scorers_on_real_subjects(model, tokenizer, shared_data):
+def test_packed_scorers_match_the_padded_scorers_on_real_subjects(model, tokenizer, shared_data, monkeypatch):
     """SmolLM2 in float32 on the real MMLU CSVs: the packed and the padded scorers give the same
     letter, the same cloze answers (acc and acc_norm) and log-likelihoods within 1e-4."""
-    from mmlu_padded_reference import padded_scorers  # bench/, on the path by conftest
+    from tradeoff.model import packing
     from tradeoff.mmlu import data as mmlu_data, question as mmlu_question, task as mmlu_task
 
     questions, shots = mmlu_data.load_csv_dir(shared_data / "mmlu", "test")
     keep = {s: questions[s] for s in ("abstract_algebra", "high_school_biology", "world_religions")}
     keep = mmlu_data.select(keep, mmlu_question.category_map("original"), None, 12)
     packed = mmlu_task.score_questions(model, tokenizer, keep, shots, 5, batch_size=8, fmt="both")
-    with padded_scorers():
-        padded = mmlu_task.score_questions(model, tokenizer, keep, shots, 5, batch_size=8, fmt="both")
+    monkeypatch.setattr(packing, "wanted", lambda device: False)  # the GPU's path, here on the CPU
+    padded = mmlu_task.score_questions(model, tokenizer, keep, shots, 5, batch_size=8, fmt="both")
     assert len(packed) == len(padded) == 36
     for a, b in zip(packed, padded):
         assert {k: a[k] for k in a if "loglik" not in k} == {k: b[k] for k in b if "loglik" not in k}

@@ -6,12 +6,14 @@ Tokens exactly as lm-eval's `_encode_pair`: the context is tokenized alone, the 
 what tokenizing context + continuation adds after it. Speed without changing a score: a subject's
 header and shots are run once (their cache reused, as for letters), and each question's context
 and its four continuations are packed as a small tree (the continuations as branches that see
-the context, not each other) with the other questions, without padding (model/packing.py).
+the context, not each other) with the other questions, without padding (model/packing.py; on a
+GPU the padded path of padded.py).
 """
 
 from __future__ import annotations
 
 from ..model import kv_cache, packing
+from . import padded
 from ..timing import phase
 from .prompt import build_cloze_prompt, fit_shots
 from .question import LETTERS, Question
@@ -45,8 +47,8 @@ def score_contexts(model, tokenizer, contexts: list[str], choices: list[tuple[st
                    add_bos: bool = False, progress=None) -> list[list[float]]:
     """Log-likelihood of each of the four continuations ' {choice}' after each context. The
     contexts' shared prefix (a subject's header and shots) runs once; each context and its four
-    continuations, as branches, are packed without padding (model/packing.py). `batch_size` is
-    kept for the callers; packed rows are sized by tokens."""
+    continuations, as branches, are packed without padding (model/packing.py) on a CPU, and
+    left-padded in batches of `batch_size` on a GPU (padded.py; packing.wanted says why)."""
     import torch
 
     with phase("tokenize"):
@@ -56,6 +58,8 @@ def score_contexts(model, tokenizer, contexts: list[str], choices: list[tuple[st
     max_tokens, multiple = packing.row_shape(device)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     with torch.inference_mode(), phase("forward"):
+        if not packing.wanted(device):
+            return padded.continuation_logliks(model, ctx, conts, p_len, batch_size, pad, progress)
         return packing.loglikelihoods(model, ctx[0][:p_len], [c[p_len:] for c in ctx], conts, max_tokens, multiple,
                                       pad, progress)
 

@@ -9,10 +9,10 @@ continuation (" A" ... " D") has the highest log-likelihood after "Answer:".
 
 Speed without changing a score: all prompts of a subject share their header and shots, so that
 common token prefix is run once and its key/value cache reused for every question; the rest
-of each prompt is packed end to end with the others, with explicit position ids and a mask that
-lets a token see only the prefix and its own question (model/packing.py), and only each
-question's last position reaches the output layer. A question therefore sees exactly the tokens
-it would see alone.
+of each prompt is, on a CPU, packed end to end with the others, with explicit position ids and a
+mask that lets a token see only the prefix and its own question (model/packing.py), or, on a GPU,
+left-padded in batches (padded.py), and only each question's last position reaches the output
+layer. A question therefore sees exactly the tokens it would see alone.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..timing import phase
 from .data import load_csv_dir, select
 from ..model import kv_cache, packing
 from ..model.load import merged_where_exact
-from . import cloze
+from . import cloze, padded
 from .score import check_shots, summarize
 from .prompt import fit_shots
 from .question import LETTERS, Question, category_map
@@ -54,8 +54,9 @@ def letter_token_ids(tokenizer) -> list[int]:
 def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, add_bos: bool = False,
                   progress=None) -> list[list[float]]:
     """Log-likelihood of " A".." D" after each prompt. The prompts' shared prefix (a subject's
-    header and shots) runs once; their remaining tokens are packed without padding
-    (model/packing.py). `batch_size` is kept for the callers; packed rows are sized by tokens."""
+    header and shots) runs once; on a CPU their remaining tokens are packed without padding
+    (model/packing.py), on a GPU left-padded in batches of `batch_size` (padded.py; packing.wanted
+    says why)."""
     import torch
 
     device = next(model.parameters()).device
@@ -69,6 +70,8 @@ def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, ad
     max_tokens, multiple = packing.row_shape(device)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     with torch.inference_mode(), phase("forward"):
+        if not packing.wanted(device):
+            return padded.letter_logprobs(model, enc, p_len, [t for [t] in letters], batch_size, pad, progress)
         return packing.loglikelihoods(model, enc[0][:p_len], [e[p_len:] for e in enc], [letters] * len(enc),
                                       max_tokens, multiple, pad, progress)
 
@@ -115,7 +118,7 @@ def score_questions(model, tokenizer, questions: dict[str, list[Question]], shot
     scorers = {"letters": [_letters], "cloze": [_cloze], "both": [_letters, _cloze]}[fmt]
     records = []
     total = sum(len(v) for v in questions.values()) * len(scorers)
-    with tqdm(total=total, desc=f"MMLU ({fmt})", unit="q") as bar, packing.flex_on_cuda(model):
+    with tqdm(total=total, desc=f"MMLU ({fmt})", unit="q") as bar:
         for subject, qs in questions.items():
             parts = [scorer(model, tokenizer, subject, qs, shots.get(subject, []), k, batch_size, chat, max_tokens,
                             add_bos, bar) for scorer in scorers]

@@ -1,69 +1,38 @@
-"""Today's MMLU scorers before shared-prefix packing (tradeoff/model/packing.py), kept verbatim
-as the reference that tests/test_mmlu_packed.py and bench/mmlu_packed_speed.py compare the packed
-scorers against: the shared prefix cached once, each batch of questions left-padded with
-explicit positions, reading that cache expanded per batch. Not used by the pipeline.
-
-    with padded_scorers():   # task.score_questions then scores through this path
-        records = task.score_questions(...)
+"""MMLU's padded scorers, the path on a GPU: the shared prefix (a subject's header and shots) cached
+once, each batch of questions left-padded with explicit positions, reading that cache expanded per
+batch. On a CPU the packed scorers (model/packing.py) replace them, 2.93x faster with the same
+letters; on a GPU packing was slower as a stage (model/packing.py, `wanted`), so there these run.
 """
 
 from __future__ import annotations
 
-import contextlib
-
-from tradeoff.mmlu import cloze, task
-from tradeoff.mmlu.cloze import encode_pairs
-from tradeoff.mmlu.task import letter_token_ids
-from tradeoff.model import kv_cache
-from tradeoff.timing import phase
+from ..model import kv_cache
 
 
-@contextlib.contextmanager
-def padded_scorers():
-    """Swap the packed scorers of task.py and cloze.py for these while the block runs."""
-    saved = task.score_prompts, cloze.score_contexts
-    task.score_prompts, cloze.score_contexts = score_prompts, score_contexts
-    try:
-        yield
-    finally:
-        task.score_prompts, cloze.score_contexts = saved
-
-
-def score_prompts(model, tokenizer, prompts: list[str], batch_size: int = 16, add_bos: bool = False,
-                  progress=None) -> list[list[float]]:
-    """Log-likelihood of " A".." D" after each prompt. Prompts that share a prefix (a subject's
-    header and shots) reuse its key/value cache."""
+def letter_logprobs(model, enc: list[list[int]], p_len: int, letters: list[int], batch_size: int, pad: int,
+                    progress=None) -> list[list[float]]:
+    """Log-probability of each letter token after each prompt (token ids sharing their first
+    `p_len`). Call under inference_mode."""
     import torch
 
     device = next(model.parameters()).device
-    letters = torch.tensor(letter_token_ids(tokenizer), device=device)
-    with phase("tokenize"):
-        enc = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-    if add_bos and tokenizer.bos_token_id is not None:
-        enc = [[tokenizer.bos_token_id] + e for e in enc]
-    # lm-eval scores the continuation as whole[len(context):]; check that " A" is one token there
-    p_len = min(kv_cache.common_prefix_len(enc), min(len(e) for e in enc) - 1)
-    prefix = torch.tensor([enc[0][:p_len]], device=device)
-    order = sorted(range(len(prompts)), key=lambda i: -len(enc[i]))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    letters_t = torch.tensor(letters, device=device)
+    order = sorted(range(len(enc)), key=lambda i: -len(enc[i]))
     batches = []  # letter log-probs stay on the device: one read-back at the end, no sync per batch
-    with torch.inference_mode(), phase("forward"):
-        cache_kw = kv_cache.cache_kwarg(model)
-        prefix_cache = kv_cache.returned_cache(model(prefix, use_cache=True)) if p_len else None
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            ids, mask, pos = kv_cache.to_device(left_padded([enc[i][p_len:] for i in idx], p_len, pad),
-                                                device)
-            kwargs = {}
-            if prefix_cache is not None:
-                kwargs[cache_kw] = kv_cache.expand(prefix_cache, len(idx))
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                           use_cache=prefix_cache is not None, logits_to_keep=1, **kwargs).logits[:, -1, :]
-            batches.append(torch.log_softmax(logits.float(), dim=-1)[:, letters])
-            if progress is not None:
-                progress.update(len(idx))
-        logprobs = torch.cat(batches).cpu().tolist() if batches else []
-    out: list[list[float] | None] = [None] * len(prompts)
+    cache_kw = kv_cache.cache_kwarg(model)
+    prefix_cache = kv_cache.returned_cache(model(torch.tensor([enc[0][:p_len]], device=device), use_cache=True)) \
+        if p_len else None
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        ids, mask, pos = kv_cache.to_device(left_padded([enc[i][p_len:] for i in idx], p_len, pad), device)
+        kwargs = {cache_kw: kv_cache.expand(prefix_cache, len(idx))} if prefix_cache is not None else {}
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                       use_cache=prefix_cache is not None, logits_to_keep=1, **kwargs).logits[:, -1, :]
+        batches.append(torch.log_softmax(logits.float(), dim=-1)[:, letters_t])
+        if progress is not None:
+            progress.update(len(idx))
+    logprobs = torch.cat(batches).cpu().tolist() if batches else []
+    out: list[list[float] | None] = [None] * len(enc)
     for i, lp in zip(order, logprobs):
         out[i] = lp
     return out  # type: ignore[return-value]
@@ -125,36 +94,31 @@ def _continuation_pass(model, conts: list[list[int]], cache, mask, nxt: list[int
     return sums.cpu().tolist()  # one copy to the host: a sync per row kept the GPU idle
 
 
-def score_contexts(model, tokenizer, contexts: list[str], choices: list[tuple[str, ...]], batch_size: int = 16,
-                   add_bos: bool = False, progress=None) -> list[list[float]]:
-    """Log-likelihood of each of the four continuations ' {choice}' after each context. Contexts
-    that share a prefix (a subject's header and shots) reuse its key/value cache."""
+def continuation_logliks(model, ctx: list[list[int]], conts: list[list[list[int]]], p_len: int, batch_size: int,
+                         pad: int, progress=None) -> list[list[float]]:
+    """Log-likelihood of each of the four continuations after each context (token ids sharing
+    their first `p_len`). Call under inference_mode."""
     import torch
 
-    with phase("tokenize"):
-        ctx, conts = encode_pairs(tokenizer, contexts, choices, add_bos)
-    p_len = min(kv_cache.common_prefix_len(ctx), min(len(e) for e in ctx) - 1)
     device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    out: list[list[float] | None] = [None] * len(contexts)
-    order = sorted(range(len(contexts)), key=lambda i: -len(ctx[i]))
-    with torch.inference_mode(), phase("forward"):
-        prefix_cache = kv_cache.returned_cache(model(torch.tensor([ctx[0][:p_len]], device=device),
-                                                     use_cache=True)) if p_len else None
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            last, cache, mask, nxt = _question_pass(model, [ctx[i][p_len:] for i in idx], p_len, prefix_cache, pad)
-            rest = []
-            group = max(1, batch_size // 4)  # four rows a question: the continuation batch stays batch_size rows
-            for g in range(0, len(idx), group):
-                rows_of = list(range(g, min(g + group, len(idx))))
-                flat = [conts[idx[row]][j] for row in rows_of for j in range(4)]
-                rest += _continuation_pass(model, flat, cache, mask, nxt, pad, rows_of)
-            for row, i in enumerate(idx):
-                out[i] = [(last[row, conts[i][j][0]].item() if conts[i][j] else 0.0) + rest[4 * row + j]
-                          for j in range(4)]
-            if progress is not None:
-                progress.update(len(idx))
+    out: list[list[float] | None] = [None] * len(ctx)
+    order = sorted(range(len(ctx)), key=lambda i: -len(ctx[i]))
+    prefix_cache = kv_cache.returned_cache(model(torch.tensor([ctx[0][:p_len]], device=device),
+                                                 use_cache=True)) if p_len else None
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        last, cache, mask, nxt = _question_pass(model, [ctx[i][p_len:] for i in idx], p_len, prefix_cache, pad)
+        rest = []
+        group = max(1, batch_size // 4)  # four rows a question: the continuation batch stays batch_size rows
+        for g in range(0, len(idx), group):
+            rows_of = list(range(g, min(g + group, len(idx))))
+            flat = [conts[idx[row]][j] for row in rows_of for j in range(4)]
+            rest += _continuation_pass(model, flat, cache, mask, nxt, pad, rows_of)
+        for row, i in enumerate(idx):
+            out[i] = [(last[row, conts[i][j][0]].item() if conts[i][j] else 0.0) + rest[4 * row + j]
+                      for j in range(4)]
+        if progress is not None:
+            progress.update(len(idx))
     return out  # type: ignore[return-value]
 
 
