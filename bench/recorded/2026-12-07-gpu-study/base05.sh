@@ -17,3 +17,9 @@ for s in eval_sql_base eval_mmlu_base; do
   echo "$s rc=$rc wall $(python -c "print(round($EPOCHREALTIME - $t, 1))") s" | tee -a $K/base05-stages.txt
 done
 cat metrics/sql_base.json | head -c 400; echo; python -c "import json;d=json.load(open('metrics/mmlu_base.json'));print({k:v for k,v in d.items() if not isinstance(v,(dict,list))})"
+# added after the first session: where "load model" goes (15.2 s of eval_sql_base's 29.6 s) and whether loading
+# straight onto the GPU saves it; the cloze scorers padded vs packed on ten subjects (the study scores both formats)
+cd /tmp/repo && python bench/load_speed.py --data /tmp/repo05/data/prepared --repeats 2 2>&1 | grep -v INFO \
+  | tee $K/base05-load-speed.txt
+python bench/mmlu_packed_speed.py --model bundled-qwen --data /tmp/x/mmlu --format cloze --subjects 10 2>&1 \
+  | grep -v "it/s\|q/s" | tail -8 | tee $K/base05-cloze-bench.txt
