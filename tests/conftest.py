@@ -11,6 +11,16 @@ sys.path.insert(0, str(REPO / "bench"))  # lm_eval_reference: the MMLU oracle, a
 SHARED = Path(os.environ.get("TRADEOFF_SHARED", REPO.parent / "shared")) / "data"
 
 
+@pytest.fixture(autouse=True)
+def fresh_compiler(request):
+    """After a test that compiled flex_attention, forget what torch.compile saw: the next flex test
+    with another shape would otherwise be recompiled with dynamic shapes, and inductor's CPU flex
+    kernel for dynamic shapes fails to build (torch 2.13: `cur_kvSplitSize2` not declared)."""
+    yield
+    if "flex" in request.node.name and "torch._dynamo" in sys.modules:
+        sys.modules["torch._dynamo"].reset()
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
