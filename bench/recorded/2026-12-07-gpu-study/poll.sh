@@ -14,7 +14,5 @@ python -m dvc exp push /tmp/remote.git --no-cache 2>&1 | tail -2 | grep -v "Unab
   || for r in $(git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/); do git push -q /tmp/remote.git $r:$r; done
 tar czf $OUT/remote.tgz -C /tmp remote.git
 tar czf $OUT/keep.tgz -C /tmp keep
-# DVC's cache but its large files (adapters), run cache included: the next session's setup.sh restores the
-# base model's stages from it
-(cd /tmp/repo && find .dvc/cache -type f -size -4M | tar czf $OUT/dvccache.tgz -T -) && du -h $OUT/*
+du -h $OUT/*
 cat $K/timeline.tsv

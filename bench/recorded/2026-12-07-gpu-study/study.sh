@@ -18,8 +18,10 @@ experiment() {  # experiment NAME AXIS_PROFILE [--set ...]
   stamp "start $name"
   python -m tradeoff.profile run profiles/real-study.yaml profiles/$axis.yaml $DATA "$@" -n $name \
     > $K/$name.log 2>&1
-  stamp "end $name rc=$?"
+  local rc=$?; stamp "end $name rc=$rc"
   mkdir -p $K/$name && cp -r speed metrics reports params.yaml $K/$name/ 2>/dev/null  # speed/ is in no commit
+  # the base model's scores, for the next session's setup.sh (the same for every experiment of the study)
+  [ $rc = 0 ] && [ ! -f $K/base.tgz ] && tar czf $K/base.tgz dvc.lock metrics/*_base.json predictions/*_base.jsonl
 }
 nvidia-smi > $K/nvidia-smi.txt; git log --oneline -1 > $K/commit.txt
 experiment q15-rates-s0 study-rates --set train.seed=0
