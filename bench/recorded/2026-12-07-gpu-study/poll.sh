@@ -14,5 +14,9 @@ python -m dvc exp push /tmp/remote.git --no-cache 2>&1 | tail -2 | grep -v "Unab
   || for r in $(git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/); do git push -q /tmp/remote.git $r:$r; done
 tar czf $OUT/remote.tgz -C /tmp remote.git
 tar czf $OUT/keep.tgz -C /tmp keep
+# the base model's scores once its stages are done (their metrics differ from the commit's): the next session's
+# setup.sh restores them, so DVC skips those stages
+git diff --quiet HEAD -- metrics/sql_base.json || git diff --quiet HEAD -- metrics/mmlu_base.json \
+  || tar czf $OUT/base.tgz dvc.lock metrics/*_base.json predictions/*_base.jsonl
 du -h $OUT/*
 cat $K/timeline.tsv

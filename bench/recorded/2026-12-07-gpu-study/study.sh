@@ -23,7 +23,15 @@ experiment() {  # experiment NAME AXIS_PROFILE [--set ...]
   # the base model's scores, for the next session's setup.sh (the same for every experiment of the study)
   [ $rc = 0 ] && [ ! -f $K/base.tgz ] && tar czf $K/base.tgz dvc.lock metrics/*_base.json predictions/*_base.jsonl
 }
+base_first() {  # the base model's stages alone, under the study's params: a session whose budget ends inside the
+  # first experiment still brings them home (poll.sh), and the next session skips them (setup.sh)
+  git checkout -q HEAD -- params.yaml
+  python -m tradeoff.profile profiles/real-study.yaml profiles/study-rates.yaml $DATA --write-params params.yaml \
+    && stamp "start base" && python -m dvc repro eval_sql_base eval_mmlu_base > $K/base.log 2>&1
+  stamp "end base rc=$?"
+}
 nvidia-smi > $K/nvidia-smi.txt; git log --oneline -1 > $K/commit.txt
+base_first
 experiment q15-rates-s0 study-rates --set train.seed=0
 experiment q15-rates-s1 study-rates --set train.seed=1
 experiment q15-rates-s2 study-rates --set train.seed=2
