@@ -1,7 +1,8 @@
 #!/bin/bash
 # The study the DVC way, started once in its own process session (it outlives the call that starts it; each
 # later call polls it with poll.sh):
-#   setsid bash bench/recorded/2026-12-07-gpu-study/study.sh </dev/null >/tmp/keep/study.log 2>&1 &
+#   setsid bash bench/recorded/2026-12-07-gpu-study/study.sh [base] </dev/null >/tmp/keep/study.log 2>&1 &
+# (`base`: only the base model's stages and bench/load_speed.py, for a session with too little device time left)
 # One experiment after another in the workspace, each with the project's profile command (checked before DVC
 # sees it; then `dvc exp run -n NAME -S ...`). params.yaml is reset to the commit's before each, so an
 # experiment is exactly real-study + its axis profile + its seed. In the workspace DVC skips every stage
@@ -32,6 +33,10 @@ base_first() {  # the base model's stages alone, under the study's params: a ses
 }
 nvidia-smi > $K/nvidia-smi.txt; git log --oneline -1 > $K/commit.txt
 base_first
+if [ "${1:-}" = base ]; then  # a session too short for an experiment: the base model's stages, then the load phase
+  python bench/load_speed.py --data data/prepared --repeats 2 > $K/load-speed-1.5b.txt 2>&1  # split (issue 30)
+  stamp "study end"; exit 0
+fi
 experiment q15-rates-s0 study-rates --set train.seed=0
 experiment q15-rates-s1 study-rates --set train.seed=1
 experiment q15-rates-s2 study-rates --set train.seed=2
