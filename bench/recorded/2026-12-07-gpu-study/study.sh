@@ -24,19 +24,21 @@ experiment() {  # experiment NAME AXIS_PROFILE [--set ...]
   # the base model's scores, for the next session's setup.sh (the same for every experiment of the study)
   [ $rc = 0 ] && [ ! -f $K/base.tgz ] && tar czf $K/base.tgz dvc.lock metrics/*_base.json predictions/*_base.jsonl
 }
-base_first() {  # the base model's stages alone, under the study's params: a session whose budget ends inside the
-  # first experiment still brings them home (poll.sh), and the next session skips them (setup.sh)
+base_first() {  # base_first STAGE...: the base model's stages alone, under the study's params: a session whose
+  # budget ends inside the first experiment still brings them home (poll.sh), and the next session skips them
   git checkout -q HEAD -- params.yaml
   python -m tradeoff.profile profiles/real-study.yaml profiles/study-rates.yaml $DATA --write-params params.yaml \
-    && stamp "start base" && python -m dvc repro eval_sql_base eval_mmlu_base > $K/base.log 2>&1
-  stamp "end base rc=$?"
+    && stamp "start base $*" && python -m dvc repro "$@" >> $K/base.log 2>&1
+  stamp "end base $* rc=$?"
 }
 nvidia-smi > $K/nvidia-smi.txt; git log --oneline -1 > $K/commit.txt
-base_first
-if [ "${1:-}" = base ]; then  # a session too short for an experiment: the base model's stages, then the load phase
-  python bench/load_speed.py --data data/prepared --repeats 2 > $K/load-speed-1.5b.txt 2>&1  # split (issue 30)
+if [ "${1:-}" = base ]; then  # a session too short for an experiment: the base model's stages, with the load phase
+  base_first eval_sql_base   # split (issue 30) before the long MMLU stage, so that a short budget still brings it
+  python bench/load_speed.py --data data/prepared --repeats 1 > $K/load-speed-1.5b.txt 2>&1
+  base_first eval_mmlu_base
   stamp "study end"; exit 0
 fi
+base_first eval_sql_base eval_mmlu_base
 experiment q15-rates-s0 study-rates --set train.seed=0
 experiment q15-rates-s1 study-rates --set train.seed=1
 experiment q15-rates-s2 study-rates --set train.seed=2
