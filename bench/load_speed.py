@@ -3,7 +3,7 @@ saves it: the library's way (`from_pretrained` on the CPU in the target dtype, t
 beside `from_pretrained(..., device_map=device)` (each tensor read, cast and placed on the device as
 it loads), on the same converted checkpoint, each in a fresh process so neither warms the other's
 page cache more than the first run did (the first pass of each is discarded). Prints the import,
-device start and load seconds of each, and whether the two models' weights are equal.
+device start, load and tokenizer seconds of each, and whether the two models' weights are equal.
 
     python bench/load_speed.py --data data/prepared [--dtype auto] [--repeats 2]
 """
@@ -21,10 +21,12 @@ log = logging.getLogger("load_speed")
 def one_load(data: str, dtype: str, way: str) -> dict:
     """In this process: seconds to import, to start the device, to load; a checksum of the weights."""
     t0 = time.perf_counter()
+    from tradeoff.evaluation import import_model_libraries
+    import_model_libraries()  # what the stages' "import torch, transformers" phase times
     import torch
     from transformers import AutoModelForCausalLM
 
-    from tradeoff.model.load import model_source, pick_dtype, read_identity
+    from tradeoff.model.load import load_tokenizer, model_source, pick_dtype, read_identity
     t1 = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.zeros(1, device=device)
@@ -38,8 +40,10 @@ def one_load(data: str, dtype: str, way: str) -> dict:
     if device == "cuda":
         torch.cuda.synchronize()
     t3 = time.perf_counter()
+    load_tokenizer(read_identity(f"{data}/model.json"))
+    t4 = time.perf_counter()
     checksum = sum(float(p.double().sum()) for p in model.parameters())
-    return {"way": way, "import_s": t1 - t0, "device_s": t2 - t1, "load_s": t3 - t2, "checksum": checksum,
+    return {"way": way, "import_s": t1 - t0, "device_s": t2 - t1, "load_s": t3 - t2, "tokenizer_s": t4 - t3, "checksum": checksum,
             "dtype": str(next(model.parameters()).dtype), "device": device}
 
 
@@ -65,9 +69,10 @@ def main():
             if i:
                 runs[way].append(result)
     for way, rs in runs.items():
-        mean = {k: sum(r[k] for r in rs) / len(rs) for k in ("import_s", "device_s", "load_s")}
+        mean = {k: sum(r[k] for r in rs) / len(rs) for k in ("import_s", "device_s", "load_s", "tokenizer_s")}
         print(f"{way:10s} import {mean['import_s']:5.1f} s, device start {mean['device_s']:5.1f} s, "
-              f"load {mean['load_s']:5.1f} s ({rs[0]['dtype']} on {rs[0]['device']}, {len(rs)} runs)")
+              f"load {mean['load_s']:5.1f} s, tokenizer {mean['tokenizer_s']:4.1f} s "
+              f"({rs[0]['dtype']} on {rs[0]['device']}, {len(rs)} runs)")
     same = runs["to"][0]["checksum"] == runs["device_map"][0]["checksum"]
     ratio = (sum(r["load_s"] for r in runs["to"]) / max(sum(r["load_s"] for r in runs["device_map"]), 1e-9))
     print(f"load speed-up of device_map: {ratio:.2f}x; weights {'equal' if same else 'DIFFER'} (sum of all weights)")

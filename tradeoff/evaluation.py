@@ -25,6 +25,8 @@ def evaluate_and_write(evaluate: Evaluate, data: Path, task_folder: str, adapter
     `none` for the base model) by `evaluate` on `data / task_folder`; write the records (`out`,
     JSON lines) and the summary (`metrics`). Both outputs are checked writable before the model loads."""
     atomic.check_writable(out, metrics)
+    with phase("import torch, transformers"):  # seconds of every fresh stage process (5-9 s on a GPU image)
+        import_model_libraries()
     with phase("load model"):
         model, tokenizer = load_prepared(data / "model.json", params.model.dtype, None if adapter == "none" else adapter)
     records, summary = evaluate(model, tokenizer, data / task_folder, params)
@@ -32,3 +34,11 @@ def evaluate_and_write(evaluate: Evaluate, data: Path, task_folder: str, adapter
         atomic.write_jsonl(out, records)
         atomic.write_json(metrics, summary)
     log_phases(log, f"{task_folder}: time by phase")
+
+
+def import_model_libraries() -> None:
+    """Import what loading a model needs, including the modules transformers imports lazily (the
+    model class), so that the "load model" phase times the load alone."""
+    import torch  # noqa: F401
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+    from transformers.modeling_utils import PreTrainedModel  # noqa: F401
