@@ -162,6 +162,20 @@ def test_an_arm_added_as_data(project):
     assert "report" in ran and ran <= {"check_params", "report"}
 
 
+def test_a_queued_experiment_reuses_the_base_scores(project):
+    """Each `dvc queue` worker runs its experiment in a fresh copy of the repo (what `--temp` does), where
+    only DVC's run cache can skip a stage: the base model's scores, the same for every arm and seed at
+    the same settings, come back from it instead of being computed again (their outputs are all cached)."""
+    dest, env = project
+    sh(["dvc", "repro"], dest, env)
+    first = sh(["dvc", "exp", "run", "--temp", "-S", "eval_sql.max_new_tokens=20"], dest, env)
+    assert "Running stage 'eval_sql_base'" in first
+    second = sh(["dvc", "exp", "run", "--temp", "-S", "eval_sql.max_new_tokens=20", "-S", "lr=1e-4"], dest, env)
+    assert "Running stage 'train@exp1'" in second  # a new experiment...
+    assert "Stage 'eval_sql_base' is cached - skipping run" in second  # ...whose base scores were not recomputed
+    assert "Running stage 'eval_sql_base'" not in second
+
+
 def test_learning_forgetting_curve_switch(project):
     dest, env = project
     sh(["dvc", "repro"], dest, env)

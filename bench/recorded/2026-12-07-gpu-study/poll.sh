@@ -14,9 +14,16 @@ python -m dvc exp push /tmp/remote.git --no-cache 2>&1 | tail -2 | grep -v "Unab
   || for r in $(git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/); do git push -q /tmp/remote.git $r:$r; done
 tar czf $OUT/remote.tgz -C /tmp remote.git
 tar czf $OUT/keep.tgz -C /tmp keep
-# the base model's scores once its stages are done (their metrics differ from the commit's): the next session's
-# setup.sh restores them, so DVC skips those stages
-git diff --quiet HEAD -- metrics/sql_base.json || git diff --quiet HEAD -- metrics/mmlu_base.json \
-  || tar czf $OUT/base.tgz dvc.lock metrics/*_base.json predictions/*_base.jsonl
+# the base model's scores once its stages are done: the next session's setup.sh restores them with their DVC cache
+# files and the run cache (the base metrics are cached outputs since 2026-12-07), so DVC skips those stages
+if grep -q "end base.*eval_mmlu_base rc=0" $K/timeline.tsv 2>/dev/null; then
+  objs=$(python -c "
+import yaml
+lock = yaml.safe_load(open('dvc.lock'))['stages']
+for stage in ('eval_sql_base', 'eval_mmlu_base'):
+    for out in lock[stage]['outs']:
+        print('.dvc/cache/files/md5/%s/%s' % (out['md5'][:2], out['md5'][2:]))")
+  tar czf $OUT/base.tgz dvc.lock metrics/*_base.json predictions/*_base.jsonl $objs .dvc/cache/runs
+fi
 du -h $OUT/*
 cat $K/timeline.tsv

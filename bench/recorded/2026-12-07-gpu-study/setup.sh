@@ -19,10 +19,10 @@ fi
 tar xf $P/data.tar -C /tmp/x
 rm -rf /tmp/repo && mkdir /tmp/repo && tar xf $P/git.tar -C /tmp/repo
 cd /tmp/repo && git checkout -q -f HEAD && git config user.email study@tradeoff && git config user.name study
-# the base model's scores from an earlier session (study.sh keeps them as base.tgz: dvc.lock, metrics/*_base.json,
-# predictions/*_base.jsonl), so that DVC finds those stages up to date and skips them. DVC's run cache cannot
-# restore them: it skips stages with an uncached output that is not a declared metric (metrics/sql_base.json)
-[ -f $P/base.tgz ] && tar xzf $P/base.tgz -C /tmp/repo && echo "restored the base model's scores: $(tar tzf $P/base.tgz | tr '\n' ' ')"
+# the base model's scores from an earlier session (poll.sh keeps them as base.tgz: dvc.lock, metrics/*_base.json,
+# predictions/*_base.jsonl, their DVC cache files and the run cache), so that DVC finds those stages up to date
+# (or in its run cache) and skips them
+[ -f $P/base.tgz ] && tar xzf $P/base.tgz -C /tmp/repo && echo "restored the base model's scores: $(tar tzf $P/base.tgz | wc -l) files"
 git log --oneline -1 && git status --short | head -3
 source bench/recorded/2026-12-07-gpu-study/env.sh
 python -m compileall -q -j 16 /tmp/site /tmp/repo/tradeoff >/dev/null 2>&1 || true

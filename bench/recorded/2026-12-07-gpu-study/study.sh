@@ -21,8 +21,6 @@ experiment() {  # experiment NAME AXIS_PROFILE [--set ...]
     > $K/$name.log 2>&1
   local rc=$?; stamp "end $name rc=$rc"
   mkdir -p $K/$name && cp -r speed metrics reports params.yaml $K/$name/ 2>/dev/null  # speed/ is in no commit
-  # the base model's scores, for the next session's setup.sh (the same for every experiment of the study)
-  [ $rc = 0 ] && [ ! -f $K/base.tgz ] && tar czf $K/base.tgz dvc.lock metrics/*_base.json predictions/*_base.jsonl
 }
 base_first() {  # base_first STAGE...: the base model's stages alone, under the study's params: a session whose
   # budget ends inside the first experiment still brings them home (poll.sh), and the next session skips them
