@@ -19,7 +19,8 @@ log = logging.getLogger("load_speed")
 
 
 def one_load(data: str, dtype: str, way: str) -> dict:
-    """In this process: seconds to import, to start the device, to load; a checksum of the weights."""
+    """In this process: seconds to import, to start the device, to load the model and the tokenizer;
+    a checksum of the weights."""
     t0 = time.perf_counter()
     from tradeoff.evaluation import import_model_libraries
     import_model_libraries()  # what the stages' "import torch, transformers" phase times
@@ -31,7 +32,8 @@ def one_load(data: str, dtype: str, way: str) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.zeros(1, device=device)
     t2 = time.perf_counter()
-    src, kw = model_source(read_identity(f"{data}/model.json"))
+    identity = read_identity(f"{data}/model.json")
+    src, kw = model_source(identity)
     torch_dtype = pick_dtype(dtype) if device != "cpu" else torch.float32
     if way == "to":
         model = AutoModelForCausalLM.from_pretrained(src, dtype=torch_dtype, **kw).to(device)
@@ -40,11 +42,11 @@ def one_load(data: str, dtype: str, way: str) -> dict:
     if device == "cuda":
         torch.cuda.synchronize()
     t3 = time.perf_counter()
-    load_tokenizer(read_identity(f"{data}/model.json"))
+    load_tokenizer(identity)
     t4 = time.perf_counter()
     checksum = sum(float(p.double().sum()) for p in model.parameters())
-    return {"way": way, "import_s": t1 - t0, "device_s": t2 - t1, "load_s": t3 - t2, "tokenizer_s": t4 - t3, "checksum": checksum,
-            "dtype": str(next(model.parameters()).dtype), "device": device}
+    return {"way": way, "import_s": t1 - t0, "device_s": t2 - t1, "load_s": t3 - t2, "tokenizer_s": t4 - t3,
+            "checksum": checksum, "dtype": str(next(model.parameters()).dtype), "device": device}
 
 
 def main():

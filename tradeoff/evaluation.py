@@ -37,8 +37,9 @@ def evaluate_and_write(evaluate: Evaluate, data: Path, task_folder: str, adapter
 
 
 def import_model_libraries() -> None:
-    """Import what loading a model needs, including the modules transformers imports lazily (the
-    model class), so that the "load model" phase times the load alone."""
+    """Import what loading a model needs, including `transformers.modeling_utils`, which transformers
+    imports lazily on the first `from_pretrained` (2.2-2.5 s of imports on a CPU), so that the "load
+    model" phase times the load alone."""
     import torch  # noqa: F401
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
     from transformers.modeling_utils import PreTrainedModel  # noqa: F401
