@@ -111,7 +111,8 @@ def main():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=8, help="rows per step (TRL's default: 8)")
     p.add_argument("--max-length", type=int, default=1024, help="tokens per row (TRL's default: 1024)")
-    p.add_argument("--configs", nargs="+", default=["trl-default", "ours-sdpa", "ours-flex"])
+    p.add_argument("--configs", nargs="+", default=["trl-default", "ours-sdpa", "ours-flex"],
+                   help="of trl-default, ours-sdpa, ours-flex, ours-flex-liger (needs liger-kernel, CUDA)")
     p.add_argument("--smoke", action="store_true", help="a tiny model of the same shape family (to check the script)")
     p.add_argument("--out", help="also write the figures to this JSON file")
     args = p.parse_args()
@@ -157,7 +158,9 @@ def main():
                 avoid_cudnn_attention()  # as the pipeline trains
                 config = sft_config(ours, 1e-4, Path(out_dir), torch.bfloat16, torch.cuda.is_available())
                 config.save_strategy, config.dataloader_num_workers = "no", 2
-                attn = "flex_attention" if name == "ours-flex" else "sdpa"
+                attn = "flex_attention" if name.startswith("ours-flex") else "sdpa"
+                # Liger's Triton kernels for the norms, RoPE and the gated MLP (TRL keeps its own fused LM head)
+                config.use_liger_kernel = name == "ours-flex-liger"
             try:
                 results.append(run(name, rows, tokenizer, config, attn, args.warmup, mean_len))
             except Exception as e:  # one failing configuration should not hide the others' figures

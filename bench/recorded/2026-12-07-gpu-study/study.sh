@@ -1,8 +1,10 @@
 #!/bin/bash
 # The study the DVC way, started once in its own process session (it outlives the call that starts it; each
 # later call polls it with poll.sh):
-#   setsid bash bench/recorded/2026-12-07-gpu-study/study.sh [base] </dev/null >/tmp/keep/study.log 2>&1 &
-# (`base`: only the base model's stages and bench/load_speed.py, for a session with too little device time left)
+#   setsid bash bench/recorded/2026-12-07-gpu-study/study.sh [base | NAME...] </dev/null >/tmp/keep/study.log 2>&1 &
+# (`base`: only the base model's stages and bench/load_speed.py, for a session with too little device time left;
+# NAMEs such as q15-rates-s1: the base model's stages, then those experiments alone (q15-AXIS-sSEED is
+# profiles/study-AXIS.yaml with train.seed=SEED); none: every experiment of the study)
 # One experiment after another in the workspace, each with the project's profile command (checked before DVC
 # sees it; then `dvc exp run -n NAME -S ...`). params.yaml is reset to the commit's before each, so an
 # experiment is exactly real-study + its axis profile + its seed. In the workspace DVC skips every stage
@@ -37,9 +39,9 @@ if [ "${1:-}" = base ]; then  # a session too short for an experiment: the base 
   stamp "study end"; exit 0
 fi
 base_first eval_sql_base eval_mmlu_base
-experiment q15-rates-s0 study-rates --set train.seed=0
-experiment q15-rates-s1 study-rates --set train.seed=1
-experiment q15-rates-s2 study-rates --set train.seed=2
-experiment q15-ranks-s0 study-ranks --set train.seed=0
-experiment q15-full-s0 study-full --set train.seed=0
+[ $# -gt 0 ] || set -- q15-rates-s0 q15-rates-s1 q15-rates-s2 q15-ranks-s0 q15-full-s0
+for name in "$@"; do  # q15-AXIS-sSEED
+  axis=${name#q15-}; axis=${axis%-s*}
+  experiment $name study-$axis --set train.seed=${name##*-s}
+done
 stamp "study end"
