@@ -2,7 +2,7 @@
 # The study the DVC way, started once in its own process session (it outlives the call that starts it; each
 # later call polls it with poll.sh):
 #   setsid bash bench/recorded/2026-12-07-gpu-study/study.sh [base | NAME...] </dev/null >/tmp/keep/study.log 2>&1 &
-# (`base`: only the base model's stages and bench/load_speed.py, for a session with too little device time left;
+# (`base`: only the base model's stages, for a session with too little device time left;
 # NAMEs such as q15-rates-s1: the base model's stages, then those experiments alone (q15-AXIS-sSEED is
 # profiles/study-AXIS.yaml with train.seed=SEED); none: every experiment of the study)
 # One experiment after another in the workspace, each with the project's profile command (checked before DVC
@@ -32,9 +32,8 @@ base_first() {  # base_first STAGE...: the base model's stages alone, under the 
   stamp "end base $* rc=$?"
 }
 nvidia-smi > $K/nvidia-smi.txt; git log --oneline -1 > $K/commit.txt
-if [ "${1:-}" = base ]; then  # a session too short for an experiment: the base model's stages, with the load phase
-  base_first eval_sql_base   # split (issue 30) before the long MMLU stage, so that a short budget still brings it
-  python bench/load_speed.py --data data/prepared --repeats 1 > $K/load-speed-1.5b.txt 2>&1
+if [ "${1:-}" = base ]; then  # a session too short for an experiment: the base model's stages alone (session 3 ran
+  base_first eval_sql_base   # bench/load_speed.py between them; its figures are in results/session2-base15/)
   base_first eval_mmlu_base
   stamp "study end"; exit 0
 fi
