@@ -9,7 +9,7 @@ mkdir -p /tmp/keep /tmp/site-bench
 python3 -m pip install -q --no-deps --no-compile --target /tmp/site-bench /tmp/parts/liger_kernel-*.whl
 export PYTHONPATH=$PYTHONPATH:/tmp/site-bench
 tok=$(ls -d /tmp/models/qwen2.5-coder-1.5b-instruct-*/ | head -1)
-for len in 1024 2304; do
+for len in ${@:-1024 2304}; do  # row lengths, as arguments
   python bench/train_speed.py --spider /tmp/x/spider_data.zip --tokenizer $tok --max-length $len \
     --configs ours-flex ours-flex-liger --out /tmp/keep/mfu-$len.json > /tmp/keep/mfu-$len.txt 2>&1
   echo "$(date +%s) mfu $len rc=$?" >> /tmp/keep/timeline.tsv
