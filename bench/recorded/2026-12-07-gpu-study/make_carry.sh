@@ -7,7 +7,8 @@
 #   g*               the Qwen2.5-Coder-1.5B-Instruct GGUF (setup.sh checks its published sha256)
 #   data.tar         spider_data.zip and the MMLU CSVs from $TRADEOFF_SHARED/data (default ../shared)
 #   git.tar          the .git of `git clone --depth 1` of this checkout's HEAD: commit first
-#   liger_kernel-*.whl  for bench_mfu.sh only (issue 30's MFU bar), installed apart from the study's packages
+#   liger_kernel-*.whl, tok.tar  for bench_mfu.sh only (issue 30's MFU bar): liger-kernel, installed apart from
+#                    the study's packages, and SmolLM2's tokenizer (BENCHMARKS' table was made with it)
 #   base.tgz         (where an earlier session brought it home) the base model's scores, for setup.sh
 # Needs the project's .venv (make setup) for the GGUF: `tradeoff.model.obtain` fetches and checks it.
 set -euo pipefail
@@ -32,9 +33,12 @@ if [ ! -f g00 ]; then
   split -b $PART -d -a 2 "$GGUF" g
 fi
 ls liger_kernel-*.whl >/dev/null 2>&1 || python3 -m pip download -q --no-deps --only-binary=:all: -d . liger-kernel==0.8.5
+TOK=$(ls -d ${TRADEOFF_MODELS_DIR:-$HOME/.cache/tradeoff/models}/smollm2-135m-instruct-*/ | head -1)  # after make repro
+tar cf tok.tar -C $TOK --transform 's,^,tok/,' tokenizer.json tokenizer_config.json chat_template.jinja config.json
 tar cf data.tar -C $SHARED/data spider_data.zip mmlu
 rm -rf /tmp/shallow && git clone -q --depth 1 file://$ROOT /tmp/shallow && tar cf git.tar -C /tmp/shallow .git
-# one call per part; the small files ride with the last GGUF part
-{ ls p[0-9]* | sed 's/$/ base.sha/' | head -1; ls p[0-9]* | tail -n +2; ls g[0-9]* | head -n -1
-  echo "$(ls g[0-9]* | tail -1) data.tar git.tar $(ls liger_kernel-*.whl) $(ls base.tgz 2>/dev/null || true)"; } > chunks.txt
+# one call per part; the small files travel before the GGUF parts, so that `setup.sh env` and bench_mfu.sh can
+# start while the model still travels
+{ ls p[0-9]* | sed 's/$/ base.sha/' | head -1; ls p[0-9]* | tail -n +2
+  echo "data.tar git.tar tok.tar $(ls liger_kernel-*.whl) $(ls base.tgz 2>/dev/null || true)"; ls g[0-9]*; } > chunks.txt
 wc -l chunks.txt; du -sh $C

@@ -31,6 +31,7 @@ base_first() {  # base_first STAGE...: the base model's stages alone, under the 
     && stamp "start base $*" && python -m dvc repro "$@" >> $K/base.log 2>&1
   stamp "end base $* rc=$?"
 }
+while pgrep -f bench_mfu.sh >/dev/null; do sleep 5; done  # one GPU: never beside the MFU benchmark
 nvidia-smi > $K/nvidia-smi.txt; git log --oneline -1 > $K/commit.txt
 if [ "${1:-}" = base ]; then  # a session too short for an experiment: the base model's stages alone (session 3 ran
   base_first eval_sql_base   # bench/load_speed.py between them; its figures are in results/session2-base15/)
