@@ -7,9 +7,9 @@
 # Needs `setup.sh env` only, so it runs while the GGUF parts still travel; study.sh waits for it.
 # Writes /tmp/keep/mfu-*.{txt,json}.
 cd /tmp/repo && source bench/recorded/2026-12-07-gpu-study/env.sh
-mkdir -p /tmp/keep /tmp/site-bench
-python3 -m pip install -q --no-deps --no-compile --target /tmp/site-bench /tmp/parts/liger_kernel-*.whl
-export PYTHONPATH=$PYTHONPATH:/tmp/site-bench
+mkdir -p /tmp/keep /tmp/bench/site-packages
+python3 -m pip install -q --no-deps --no-compile --target /tmp/bench/site-packages /tmp/parts/liger_kernel-*.whl
+export PYTHONPATH=$PYTHONPATH:/tmp/bench/site-packages
 echo "$(date +%s) start mfu $*" >> /tmp/keep/timeline.tsv
 for len in ${@:-1024 2304}; do  # row lengths, as arguments
   python bench/train_speed.py --spider /tmp/x/spider_data.zip --tokenizer /tmp/tok --max-length $len \

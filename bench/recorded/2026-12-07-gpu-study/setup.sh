@@ -8,7 +8,7 @@ set -euo pipefail
 P=/tmp/parts
 env_setup() {
   cat $P/p0* > /tmp/base.tar && echo "$(cat $P/base.sha)  /tmp/base.tar" | sha256sum -c - && tar xf /tmp/base.tar -C /tmp
-  python3 -m pip install -q --no-deps --no-compile --target /tmp/site /tmp/b/pkgs/*.whl
+  python3 -m pip install -q --no-deps --no-compile --target /tmp/site-packages /tmp/b/pkgs/*.whl
   mkdir -p /tmp/bin /tmp/models/downloads /tmp/x
   printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v python3)" > /tmp/bin/python && chmod +x /tmp/bin/python
   printf '#!/bin/sh\nexec python -m dvc "$@"\n' > /tmp/bin/dvc && chmod +x /tmp/bin/dvc  # the profile command calls `dvc`
@@ -23,7 +23,7 @@ env_setup() {
   fi
   git log --oneline -1 && git status --short | head -3
   source bench/recorded/2026-12-07-gpu-study/env.sh
-  python -m compileall -q -j 16 /tmp/site /tmp/repo/tradeoff >/dev/null 2>&1 || true
+  python -m compileall -q -j 16 /tmp/site-packages /tmp/repo/tradeoff >/dev/null 2>&1 || true
   python -m dvc --version && python -c "import torch, transformers, peft, trl; print(torch.__version__, transformers.__version__, peft.__version__, trl.__version__, torch.cuda.get_device_name())"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 }
