@@ -157,7 +157,7 @@ def main():
             else:
                 avoid_cudnn_attention()  # as the pipeline trains
                 config = sft_config(ours, 1e-4, Path(out_dir), torch.bfloat16, torch.cuda.is_available())
-                config.save_strategy = "no"  # workers as the pipeline: 0 (2 failed to pickle a pyarrow type on torch 2.11)
+                config.save_strategy, config.dataloader_num_workers = "no", 2
                 attn = "flex_attention" if name.startswith("ours-flex") else "sdpa"
                 # Liger's Triton kernels for the norms, RoPE and the gated MLP (TRL keeps its own fused LM head)
                 config.use_liger_kernel = name == "ours-flex-liger"
