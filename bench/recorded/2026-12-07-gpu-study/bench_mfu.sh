@@ -12,7 +12,7 @@ python3 -m pip install -q --no-deps --no-compile --target /tmp/bench/site-packag
 export PYTHONPATH=$PYTHONPATH:/tmp/bench/site-packages
 echo "$(date +%s) start mfu $*" >> /tmp/keep/timeline.tsv
 for len in ${@:-1024 2304}; do  # row lengths, as arguments
-  python bench/train_speed.py --spider /tmp/x/spider_data.zip --tokenizer /tmp/tok --max-length $len \
+  timeout 420 python bench/train_speed.py --spider /tmp/x/spider_data.zip --tokenizer /tmp/tok --max-length $len \
     --configs ours-flex ours-flex-liger --out /tmp/keep/mfu-$len.json > /tmp/keep/mfu-$len.txt 2>&1
   echo "$(date +%s) mfu $len rc=$?" >> /tmp/keep/timeline.tsv
 done

@@ -4,14 +4,17 @@
 # `dvc exp push` to a bare git repository (remote.git, tarred) and the driver's logs.
 cd /tmp/repo && source bench/recorded/2026-12-07-gpu-study/env.sh
 K=/tmp/keep; end=$(( $(date +%s) + ${1:-540} ))
-while [ $(date +%s) -lt $end ] && ! grep -q "study end" $K/timeline.tsv 2>/dev/null; do sleep 20; done
+alive() { [ -f $K/study.pid ] && kill -0 "$(cat $K/study.pid)" 2>/dev/null; }  # a study that never started or died
+while [ $(date +%s) -lt $end ] && alive && ! grep -q "study end" $K/timeline.tsv 2>/dev/null; do sleep 20; done
+alive || echo "study.sh is not running"
+grep -h "failed\|^| ours" $K/mfu-*.txt 2>/dev/null  # train_speed.py exits 0 when a config fails: its table says
 git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/
 tail -q -n 200 $K/base.log $K/q15-*.log 2>/dev/null | grep -hE "Running stage|is cached|Ran experiment|ERROR|error:|Traceback|time by phase" | tail -14
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 [ -d /tmp/remote.git ] || git clone -q --bare /tmp/repo /tmp/remote.git
 # while an experiment runs DVC holds the workspace's lock: then the finished ones go with plain git
-python -m dvc exp push /tmp/remote.git --no-cache 2>&1 | tail -2 | grep -v "Unable to acquire lock" \
-  || for r in $(git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/); do git push -q /tmp/remote.git $r:$r; done
+python -m dvc exp push /tmp/remote.git --no-cache 2>&1 | tail -2
+for r in $(git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/); do git push -q -f /tmp/remote.git $r:$r; done
 tar czf $OUT/remote.tgz -C /tmp remote.git
 tar czf $OUT/keep.tgz -C /tmp keep
 # the base model's scores once its stages are done: the next session's setup.sh restores them with their DVC cache

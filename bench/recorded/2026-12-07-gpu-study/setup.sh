@@ -7,9 +7,9 @@
 set -euo pipefail
 P=/tmp/parts
 env_setup() {
-  cat $P/p0* > /tmp/base.tar && echo "$(cat $P/base.sha)  /tmp/base.tar" | sha256sum -c - && tar xf /tmp/base.tar -C /tmp
+  cat $P/p[0-9]* > /tmp/base.tar && echo "$(cat $P/base.sha)  /tmp/base.tar" | sha256sum -c - && tar xf /tmp/base.tar -C /tmp
   python3 -m pip install -q --no-deps --no-compile --target /tmp/site-packages /tmp/b/pkgs/*.whl
-  mkdir -p /tmp/bin /tmp/models/downloads /tmp/x
+  mkdir -p /tmp/bin /tmp/models/downloads /tmp/x /tmp/keep  # keep: the logs the next commands redirect to
   printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v python3)" > /tmp/bin/python && chmod +x /tmp/bin/python
   printf '#!/bin/sh\nexec python -m dvc "$@"\n' > /tmp/bin/dvc && chmod +x /tmp/bin/dvc  # the profile command calls `dvc`
   tar xf $P/data.tar -C /tmp/x && tar xf $P/tok.tar -C /tmp

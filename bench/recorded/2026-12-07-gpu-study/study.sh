@@ -12,7 +12,7 @@
 # workspace repeated: there the run cache restored check_params and prepare only (tried on a CPU).
 set -u
 cd /tmp/repo && source bench/recorded/2026-12-07-gpu-study/env.sh
-K=/tmp/keep; mkdir -p $K
+K=/tmp/keep; mkdir -p $K; echo $$ > $K/study.pid  # poll.sh stops waiting when this process is gone
 stamp() { echo "$(date +%s) $*" >> $K/timeline.tsv; }
 DATA="--set data.spider=/tmp/x/spider_data.zip --set data.mmlu=/tmp/x/mmlu"
 experiment() {  # experiment NAME AXIS_PROFILE [--set ...]
