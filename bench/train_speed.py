@@ -112,7 +112,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=8, help="rows per step (TRL's default: 8)")
     p.add_argument("--max-length", type=int, default=1024, help="tokens per row (TRL's default: 1024)")
     p.add_argument("--configs", nargs="+", default=["trl-default", "ours-sdpa", "ours-flex"],
-                   help="of trl-default, ours-sdpa, ours-flex, ours-flex-liger (needs liger-kernel, CUDA)")
+                   choices=["trl-default", "ours-sdpa", "ours-flex", "ours-flex-liger"],
+                   help="ours-flex-liger needs liger-kernel and CUDA")
     p.add_argument("--smoke", action="store_true", help="a tiny model of the same shape family (to check the script)")
     p.add_argument("--out", help="also write the figures to this JSON file")
     args = p.parse_args()

@@ -3,6 +3,8 @@
 # before the study starts: the MMLU scorers before (padded, bench/mmlu_padded_reference.py) and now (packed)
 # side by side with their per-question letters compared, then each evaluation stage timed as a user waits
 # for it (`dvc repro <stage>`, model load and DVC included) in a throwaway copy of the repository.
+# Session 1 only: it needs the 0.5B GGUF in /tmp/models/downloads, which today's make_carry.sh and setup.sh no
+# longer carry or place (add its parts and the sha256 check of setup.sh at 12ab336 to run it again).
 set -uo pipefail
 cd /tmp/repo && source bench/recorded/2026-12-07-gpu-study/env.sh
 K=/tmp/keep; mkdir -p $K

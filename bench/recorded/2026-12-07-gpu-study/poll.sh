@@ -12,9 +12,12 @@ git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/
 tail -q -n 200 $K/base.log $K/q15-*.log 2>/dev/null | grep -hE "Running stage|is cached|Ran experiment|ERROR|error:|Traceback|time by phase" | tail -14
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 [ -d /tmp/remote.git ] || git clone -q --bare /tmp/repo /tmp/remote.git
-# while an experiment runs DVC holds the workspace's lock: then the finished ones go with plain git
-python -m dvc exp push /tmp/remote.git --no-cache 2>&1 | tail -2
-for r in $(git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/); do git push -q -f /tmp/remote.git $r:$r; done
+# while an experiment runs DVC holds the workspace's lock (`dvc exp push` exits 255): then the finished ones go
+# with plain git, which is all `--no-cache` sends
+if ! out=$(python -m dvc exp push /tmp/remote.git --no-cache 2>&1); then
+  echo "$out" | tail -1
+  for r in $(git for-each-ref refs/exps --format='%(refname)' | grep -v /exec/); do git push -q -f /tmp/remote.git $r:$r; done
+fi
 tar czf $OUT/remote.tgz -C /tmp remote.git
 tar czf $OUT/keep.tgz -C /tmp keep
 # the base model's scores once its stages are done: the next session's setup.sh restores them with their DVC cache
