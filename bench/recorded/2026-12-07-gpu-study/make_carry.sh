@@ -1,5 +1,5 @@
 #!/bin/bash
-# Here, once per machine (.carry/ is ignored by git and does not outlive a new checkout): build the parts the
+# Here, once per machine (.carry/ ignores itself and does not outlive a new checkout): build the parts the
 # GPU machine needs, each small enough for one call's carry (64 MiB with the working tree), and the list of
 # calls, .carry/chunks.txt (line N = the files of call N; stage_chunk.sh N links them into .carry/cur).
 #   p*  + base.sha   base.tar: wheels for the GPU image's Python 3.12 of every package of requirements.txt but
@@ -15,6 +15,7 @@ set -euo pipefail
 ROOT=$(git rev-parse --show-toplevel); C=$ROOT/.carry; PART=56m
 SHARED=${TRADEOFF_SHARED:-$ROOT/../shared}
 mkdir -p $C && cd $C
+echo '*' > .gitignore  # a new checkout has no exclude for .carry/; a carried working tree must not hold it
 if [ ! -f base.sha ]; then
   rm -rf b && mkdir -p b/pkgs
   grep -E '^[a-z0-9]' $ROOT/requirements.txt | sed 's/ .*//' \
