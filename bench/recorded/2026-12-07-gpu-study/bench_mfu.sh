@@ -8,11 +8,14 @@
 # Writes /tmp/keep/mfu-*.{txt,json}.
 cd /tmp/repo && source bench/recorded/2026-12-07-gpu-study/env.sh
 mkdir -p /tmp/keep /tmp/bench/site-packages
+echo $$ > /tmp/keep/mfu.pid  # setsid made this shell a process group, and timeout --foreground keeps python in it:
+# `kill -- -$(cat /tmp/keep/mfu.pid)` stops both when the study should start (never `pkill -f NAME` in a call's
+# command line: the pattern matches that command line too and kills the call's own shell)
 python3 -m pip install -q --no-deps --no-compile --target /tmp/bench/site-packages /tmp/parts/liger_kernel-*.whl
 export PYTHONPATH=$PYTHONPATH:/tmp/bench/site-packages
 echo "$(date +%s) start mfu $*" >> /tmp/keep/timeline.tsv
 for len in ${@:-1024 2304}; do  # row lengths, as arguments
-  timeout 420 python bench/train_speed.py --spider /tmp/x/spider_data.zip --tokenizer /tmp/tok --max-length $len \
+  timeout --foreground 420 python bench/train_speed.py --spider /tmp/x/spider_data.zip --tokenizer /tmp/tok --max-length $len \
     --configs ours-flex ours-flex-liger --out /tmp/keep/mfu-$len.json > /tmp/keep/mfu-$len.txt 2>&1
   echo "$(date +%s) mfu $len rc=$?" >> /tmp/keep/timeline.tsv
 done
