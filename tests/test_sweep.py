@@ -97,6 +97,20 @@ def test_arms_are_grouped_by_the_full_setting_and_seeds_merge():
     assert not result["left_out"]
 
 
+def test_all_commits_lists_a_commits_own_run_only_at_head_or_beside_its_experiments():
+    # `dvc exp show --all-commits` lists every commit of the history; a study spread over sessions has
+    # experiments on a few of them, and the old commits' committed default runs must not fill its tables
+    head, old_study, old_plain = (_show(("q-s0", _with(lr=1e-3)))[0] for _ in range(3))
+    head = {**head, "rev": "a" * 40, "name": "main", "experiments": []}
+    old_study = {**old_study, "rev": "b" * 40, "name": None}
+    old_plain = {**old_plain, "rev": "c" * 40, "name": None, "experiments": []}
+    show = [{**_rev("workspace", PARAMS), "rev": "workspace"}, head, old_study, old_plain]
+    listed = [x["experiment"] for x in sweep.experiments(show, head="a" * 40)]
+    assert listed == ["main", "bbbbbbb", "q-s0", "workspace"]
+    # without --all-commits every baseline DVC prints is listed, as before
+    assert "ccccccc" in [x["experiment"] for x in sweep.experiments(show)]
+
+
 def test_queued_running_and_failed_are_left_out_named_and_empty_from_dvc_3_output():
     final, running = RECORDED["final"], RECORDED["running"]
     exps = sweep.experiments(final)

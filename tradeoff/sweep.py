@@ -6,7 +6,7 @@ into tables and one chart: the frontier of learning (ΔEX) against forgetting (�
     python -m tradeoff.sweep                     # -> reports/sweep.md, reports/sweep.json, reports/sweep.html
 
 Reads `dvc exp show --json` (the committed baseline, the workspace and the experiments based on
-the current commit; --all-commits for every baseline) and takes each finished experiment's deltas
+the current commit; --all-commits for the experiments of every baseline) and takes each finished experiment's deltas
 from its metrics/report.json (`git show REV:metrics/report.json`). Groups the arms (every arm of
 each experiment's params.yaml `arms`) by setting (every shared param but train.seed, with the arm's own
 fields in place of those they replace: another model, data, prompt, rate or method is another setting), gives each setting's mean,
@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     p = cli.ArgumentParser(prog="python -m tradeoff.sweep", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--all-commits", action="store_true", help="experiments of every baseline commit, not only HEAD's")
+    p.add_argument("--all-commits", action="store_true",
+                   help="experiments of every baseline commit, not only HEAD's (a commit's own committed metrics "
+                        "only where it is HEAD or has experiments)")
     p.add_argument("--out-dir", default="reports", help="where sweep.md, sweep.json and sweep.html go")
     p.add_argument("--forgetting-axis", choices=FORGETTING_AXES, default="mmlu",
                    help="the chart's x: Δ MMLU accuracy (default), Δ gold-letter probability (no interval in "
@@ -55,8 +57,9 @@ def _collect(args) -> None:
     cmd = ["dvc", "exp", "show", "--json"] + (["--all-commits"] if args.all_commits else [])
     what = f"the output of `{' '.join(cmd)}`"
     show = _parse_json(_output(cmd), what)
+    head = _output(["git", "rev-parse", "HEAD"]).strip() if args.all_commits else None
     try:
-        exps = experiments(show)
+        exps = experiments(show, head)
     except (ShowError, AttributeError, KeyError, TypeError) as e:
         raise TradeoffError(f"{what}: not the shape DVC 3 prints ({e})") from None
     stale = {x["rev"]: stale_params(x["params"], _lock(x["rev"])) for x in exps if not why_left_out(x)}

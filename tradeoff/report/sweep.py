@@ -45,11 +45,13 @@ def flatten(params: dict, prefix: str = "") -> dict:
     return out
 
 
-def experiments(show) -> list[dict]:
+def experiments(show, head: str | None = None) -> list[dict]:
     """Every revision of `dvc exp show --json` output: name, rev, baseline, state (committed,
     workspace, or DVC's executor state; success for an experiment run in the workspace), DVC's
     error message, params (flattened) and whether DVC has data for it. The workspace comes last, so that where it
-    repeats a commit the commit is the one counted."""
+    repeats a commit the commit is the one counted. `head` (the output of `--all-commits`, which lists every
+    commit of the history): a commit's own metrics only where it is `head` or has experiments, so that a study
+    spread over many commits is not buried under each old commit's committed default run."""
     if not isinstance(show, list):
         raise ShowError("not a list of baselines")
     out = []
@@ -58,7 +60,8 @@ def experiments(show) -> list[dict]:
             raise ShowError("a baseline without `rev`")
         rev = baseline["rev"]
         name = baseline.get("name") or (rev if rev == "workspace" else rev[:7])
-        out.append(_entry(name, rev, name, "workspace" if rev == "workspace" else "committed", baseline))
+        if head is None or rev in ("workspace", head) or baseline.get("experiments"):
+            out.append(_entry(name, rev, name, "workspace" if rev == "workspace" else "committed", baseline))
         for exp in baseline.get("experiments") or []:
             state = (exp.get("executor") or {}).get("state") or "success"
             log_file = ((exp.get("executor") or {}).get("local") or {}).get("log")
