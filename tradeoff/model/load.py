@@ -90,6 +90,8 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
     if adapter is not None:
         from peft import PeftModel
 
+        from .inplace_lora import use_inplace_lora
+
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise TradeoffError(f"{adapter}: neither a LoRA adapter folder (no adapter_config.json) nor a fine-tuned "
                                 "model (no config.json)")
@@ -100,6 +102,7 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
             raise TradeoffError(f"{adapter}: cannot apply this adapter to the base model ({type(e).__name__}: {first}); "
                                 "was it trained on another base model, or is a file truncated? retrain it") from None
         refuse_non_finite(model, adapter)
+        use_inplace_lora(model)  # half precision: PEFT's numbers in fewer passes (inplace_lora.py); float32 merges
     model.eval()
     return model
 
