@@ -44,6 +44,22 @@ def test_the_in_place_add_gives_peft_logits_bit_for_bit(half):
     assert torch.equal(logits(inplace, ids), peft_logits)
 
 
+def test_a_copy_of_an_in_place_arm_computes_with_its_own_weights():
+    ids = torch.randint(0, 512, (2, 16), generator=torch.Generator().manual_seed(2))
+    arm = tiny_arm(torch.bfloat16)
+    use_inplace_lora(arm)
+    before = logits(arm, ids)
+    twin = copy.deepcopy(arm)
+    with torch.no_grad():
+        for name, p in twin.named_parameters():
+            if "lora_B" in name:
+                p.zero_()
+    with arm.disable_adapter():
+        base = logits(arm, ids)
+    assert torch.equal(logits(twin, ids), base)  # the twin's update is gone...
+    assert torch.equal(logits(arm, ids), before)  # ...and the original's is not
+
+
 def test_float32_and_dora_layers_are_left_to_peft():
     assert use_inplace_lora(tiny_arm(torch.float32)) == 0  # float32 evaluations merge, exactly (model/load.py)
     assert use_inplace_lora(tiny_arm(torch.bfloat16, use_dora=True)) == 0

@@ -14,6 +14,8 @@ of two (ours: 2), every logit equals PEFT's bit for bit. Evaluation only: dropou
 
 from __future__ import annotations
 
+import types
+
 import torch
 import torch.nn.functional as F
 
@@ -35,17 +37,16 @@ def use_inplace_lora(model) -> int:
         if (len(active) != 1 or active[0] in module.lora_variant or module.lora_bias.get(active[0])
                 or not isinstance(base, torch.nn.Linear) or base.weight.dtype not in HALF):
             continue
-        name = active[0]
-        a, b = module.lora_A[name].weight.detach(), module.lora_B[name].weight.detach()
-        module.forward = _inplace_forward(base, a, b, float(module.scaling[name]))  # an instance attribute
+        module.forward = types.MethodType(_inplace_forward, module)  # a bound method: a deepcopy rebinds it
         replaced += 1
     return replaced
 
 
-def _inplace_forward(base: torch.nn.Linear, a: torch.Tensor, b: torch.Tensor, scaling: float):
-    def forward(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
-        out = base(x, *args, **kwargs)
-        # in LoRA's own precision, as PEFT computes it; the scaled add in place, in the wider precision
-        return out.add_(F.linear(F.linear(x.to(a.dtype), a), b), alpha=scaling)
-
-    return forward
+def _inplace_forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    if self.disable_adapters or self.merged:  # PEFT's `disable_adapter()`, a merge made later: PEFT's own path
+        return type(self).forward(self, x, *args, **kwargs)
+    name = next(n for n in self.active_adapters if n in self.lora_A)
+    a, b = self.lora_A[name].weight, self.lora_B[name].weight
+    out = self.base_layer(x, *args, **kwargs)
+    # in LoRA's own precision, as PEFT computes it; the scaled add in place, in the wider precision
+    return out.add_(F.linear(F.linear(x.to(a.dtype), a), b), alpha=self.scaling[name])
