@@ -102,7 +102,9 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
             raise TradeoffError(f"{adapter}: cannot apply this adapter to the base model ({type(e).__name__}: {first}); "
                                 "was it trained on another base model, or is a file truncated? retrain it") from None
         refuse_non_finite(model, adapter)
-        use_inplace_lora(model)  # half precision: PEFT's numbers in fewer passes (inplace_lora.py); float32 merges
+        model.eval()
+        # an adapter on a half-precision base: PEFT's numbers in fewer passes (a float32 one is merged later)
+        use_inplace_lora(model)
     model.eval()
     return model
 

@@ -49,9 +49,9 @@ def experiments(show, head: str | None = None) -> list[dict]:
     """Every revision of `dvc exp show --json` output: name, rev, baseline, state (committed,
     workspace, or DVC's executor state; success for an experiment run in the workspace), DVC's
     error message, params (flattened) and whether DVC has data for it. The workspace comes last, so that where it
-    repeats a commit the commit is the one counted. `head` (the output of `--all-commits`, which lists every
-    commit of the history): a commit's own metrics only where it is `head` or has experiments, so that a study
-    spread over many commits is not buried under each old commit's committed default run."""
+    repeats a commit the commit is the one counted. `head`: HEAD's full SHA, given for the output of
+    `--all-commits` (which lists every commit of the history): a commit's own metrics only where it is HEAD or
+    has experiments, so that a study spread over many commits is not buried under old committed default runs."""
     if not isinstance(show, list):
         raise ShowError("not a list of baselines")
     out = []
