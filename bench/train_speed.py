@@ -12,7 +12,6 @@ weight were trained) and 4N (what LoRA needs: the frozen weights get no weight g
 
 import argparse
 import logging
-import math
 import random
 import tempfile
 import time
@@ -136,14 +135,17 @@ def main():
         examples = spider_data.examples_with_database(root, "train")
         rows = sft_rows(tokenizer, examples, root, 0, 1024)
     total = args.warmup + args.steps
-    # only the rows the steps can use (packed: their tokens, with room to spare), a seeded sample of all of
-    # them (Spider groups its rows by database), so that each trainer's tokenizing stays short beside the
-    # timed steps (all 6,904 rows kept the first step past a 170 s limit)
-    lengths = [min(len(tokenizer(r["prompt"] + r["completion"])["input_ids"]), args.max_length) for r in rows]
-    mean_all = sum(lengths) / len(lengths)
-    needed = max(total * args.batch_size, math.ceil(1.5 * total * args.batch_size * args.max_length / mean_all))
-    keep = sorted(random.Random(0).sample(range(len(rows)), min(needed, len(rows))))
-    rows, lengths = [rows[i] for i in keep], [lengths[i] for i in keep]
+    # only the rows the steps can use (packed: their tokens, with room to spare), drawn in a seeded order from
+    # all of them (Spider groups its rows by database), so that each trainer's tokenizing stays short beside
+    # the timed steps (all 6,904 rows kept the first step past a 170 s limit)
+    tokens_needed = 1.5 * total * args.batch_size * args.max_length
+    kept, lengths = [], []
+    for i in random.Random(0).sample(range(len(rows)), len(rows)):
+        if sum(lengths) >= tokens_needed and len(kept) >= total * args.batch_size:
+            break
+        kept.append(rows[i])
+        lengths.append(min(len(tokenizer(rows[i]["prompt"] + rows[i]["completion"])["input_ids"]), args.max_length))
+    rows = kept
     mean_len = sum(lengths) / len(lengths)
     log.info("%d examples, mean %.0f tokens, max %d", len(rows), mean_len, max(lengths))
 

@@ -90,8 +90,6 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
     if adapter is not None:
         from peft import PeftModel
 
-        from .inplace_lora import use_inplace_lora
-
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise TradeoffError(f"{adapter}: neither a LoRA adapter folder (no adapter_config.json) nor a fine-tuned "
                                 "model (no config.json)")
@@ -102,10 +100,11 @@ def load_model(identity: dict, dtype: str = "auto", adapter: str | Path | None =
             raise TradeoffError(f"{adapter}: cannot apply this adapter to the base model ({type(e).__name__}: {first}); "
                                 "was it trained on another base model, or is a file truncated? retrain it") from None
         refuse_non_finite(model, adapter)
-        model.eval()
-        # an adapter on a half-precision base: PEFT's numbers in fewer passes (a float32 one is merged later)
-        use_inplace_lora(model)
     model.eval()
+    if adapter is not None:  # on a half-precision base: PEFT's numbers in fewer passes (float32 merges later)
+        from .inplace_lora import use_inplace_lora
+
+        use_inplace_lora(model)
     return model
 
 
